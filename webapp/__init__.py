@@ -1,0 +1,201 @@
+"""Tangent: a server-rendered learning platform.
+
+``create_app`` wires settings → extensions → blueprints → CLI → error handlers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.settings import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# htmx 2 configuration, given to the browser in a <meta> tag (no inline script).
+HTMX_CONFIG = {
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "selfRequestsOnly": True,
+    # Pages can hold private data; do not keep copies in localStorage.
+    "historyCacheSize": 0,
+    "refreshOnHistoryMiss": True,
+    # Error partials are swapped too (errors.py retargets them to #flash).
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": True, "error": True},
+    ],
+}
+
+
+def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
+    """Build the app. ``config`` is a ``Settings`` or overrides for ``load_settings``."""
+    settings = config if isinstance(config, Settings) else load_settings(overrides=config)
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app.extensions["tangent.settings"] = settings
+    _configure(app, settings)
+
+    from webapp.logs import configure_logging
+
+    configure_logging(app, settings.log_level, settings.log_format)
+    if settings.sentry_dsn:
+        _init_sentry(settings)
+    _init_extensions(app, settings)
+
+    from webapp.security import install_security_headers
+
+    install_security_headers(app, https=settings.https)
+    _register_blueprints(app)
+
+    from webapp.errors import register_error_handlers
+
+    register_error_handlers(app)
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    return app
+
+
+def get_settings(app: Flask) -> Settings:
+    return app.extensions["tangent.settings"]
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    from webapp.database import engine_options
+
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        MAX_FORM_MEMORY_SIZE=settings.max_content_length,
+        SESSION_COOKIE_NAME="tangent_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        PREFERRED_URL_SCHEME="https" if settings.https else "http",
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_SSL_STRICT=settings.https,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_DEFAULT=settings.rate_limit,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX=settings.rate_limit_key_prefix,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        HTMX_CONFIG_JSON=json.dumps(HTMX_CONFIG, separators=(",", ":")),
+    )
+    if settings.redis_url:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "REDIS_URL: set, but the redis client is not installed (pip install 'tangent[redis]')"
+            ) from None
+    if not settings.is_sqlite:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "DATABASE_URL: PostgreSQL needs psycopg (pip install 'tangent[postgres]')"
+            ) from None
+
+
+def _init_sentry(settings: Settings) -> None:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.flask import FlaskIntegration
+    except ImportError:
+        raise ConfigError(
+            "SENTRY_DSN: set, but sentry-sdk is not installed (pip install 'tangent[sentry]')"
+        ) from None
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        environment=settings.env,
+        integrations=[FlaskIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=0.0,
+    )
+
+
+def _init_extensions(app: Flask, settings: Settings) -> None:
+    from webapp import models  # noqa: F401  (register every table on the metadata)
+    from webapp.database import MIGRATIONS_DIR, configure_engine, reset_begin_mode, set_read_only
+    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, settings)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @limiter.request_filter
+    def _exempt() -> bool:
+        return request.endpoint in ("static", "main.healthz")
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def _load_user(token: str):
+        from webapp.models import User
+
+        user_id, _, session_version = token.partition(":")
+        if not (user_id.isdigit() and session_version.isdigit()):
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_version != int(session_version) or not user.is_active:
+            return None
+        return user
+
+    @app.before_request
+    def _begin_mode() -> None:
+        from flask import g
+
+        g.begin_token = set_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _reset_begin_mode(_exc) -> None:
+        from flask import g
+
+        token = g.pop("begin_token", None)
+        if token is not None:
+            reset_begin_mode(token)
+
+    @app.context_processor
+    def _template_globals() -> dict:
+        return {"htmx_config": app.config["HTMX_CONFIG_JSON"]}
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.web.account.views import bp as account_bp
+    from webapp.web.auth.views import bp as auth_bp
+    from webapp.web.catalog.views import bp as catalog_bp
+    from webapp.web.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(catalog_bp)

@@ -1,0 +1,274 @@
+"""The ``tangent`` command: Flask's CLI group plus Tangent's own commands."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from webapp.settings import ConfigError
+
+DEMO_USERS = (
+    ("learner@example.com", "learner", "Demo Learner"),
+    ("editor@example.com", "editor", "Demo Editor"),
+    ("admin@example.com", "admin", "Demo Admin"),
+)
+DEMO_PASSWORD_ENV = "TANGENT_DEMO_PASSWORD"
+DEMO_LOGINS_FILE = "demo-logins.txt"
+
+
+def _create_app():
+    from webapp import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
+             set_debug_flag=False, load_dotenv=False)
+def cli() -> None:
+    """Tangent, a server-rendered learning platform."""
+
+
+def main() -> None:
+    """Console entry point: configuration errors are one line and exit status 2."""
+    try:
+        cli.main(prog_name="tangent")
+    except ConfigError as exc:
+        click.echo(f"Configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _fail_on_domain_error(func):
+    """Turn domain errors into a one-line CLI error (exit status 1)."""
+    from functools import wraps
+
+    from webapp.services.exceptions import DomainError
+
+    @wraps(func)
+    def wrapped(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            from webapp.extensions import db
+
+            db.session.rollback()
+            raise click.ClickException(exc.message) from None
+
+    return wrapped
+
+
+# --- database --------------------------------------------------------------
+
+
+def upgrade_database() -> None:
+    """Apply pending migrations (the only way the schema changes)."""
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+# --- users -----------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Create users and manage their role and status."""
+
+
+def _user_by_email(email: str):
+    from webapp.services import accounts
+
+    user = accounts.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email!r}")
+    return user
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["learner", "editor", "admin"]), default="learner",
+              show_default=True)
+@click.option("--name", "display_name", help="Display name (default: the part before the @).")
+@click.option("--password", help="Password; prompted for (hidden) when not given.")
+@with_appcontext
+@_fail_on_domain_error
+def users_create(email: str, role: str, display_name: str | None, password: str | None) -> None:
+    """Create a user with EMAIL."""
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException("--password is required when not run interactively")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = accounts.create_user(email, password, display_name=display_name, role=role)
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["learner", "editor", "admin"]))
+@with_appcontext
+@_fail_on_domain_error
+def users_set_role(email: str, role: str) -> None:
+    """Give the user with EMAIL a new ROLE."""
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    user = _user_by_email(email)
+    accounts.set_role(user, role, actor=None)
+    db.session.commit()
+    click.echo(f"{user.email} is now {user.role}.")
+
+
+def _set_status(email: str, status: str, reason: str) -> None:
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    user = _user_by_email(email)
+    accounts.set_status(user, status, actor=None, reason=reason)
+    db.session.commit()
+    click.echo(f"{user.email} is now {user.status}.")
+
+
+@users.command("suspend")
+@click.argument("email")
+@click.option("--reason", default="", help="Recorded in the security log.")
+@with_appcontext
+@_fail_on_domain_error
+def users_suspend(email: str, reason: str) -> None:
+    """Suspend the user with EMAIL and end all their sessions."""
+    _set_status(email, "suspended", reason)
+
+
+@users.command("ban")
+@click.argument("email")
+@click.option("--reason", default="", help="Recorded in the security log.")
+@with_appcontext
+@_fail_on_domain_error
+def users_ban(email: str, reason: str) -> None:
+    """Ban the user with EMAIL and end all their sessions."""
+    _set_status(email, "banned", reason)
+
+
+@users.command("activate")
+@click.argument("email")
+@with_appcontext
+@_fail_on_domain_error
+def users_activate(email: str) -> None:
+    """Lift a suspension or ban."""
+    _set_status(email, "active", "")
+
+
+@users.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@with_appcontext
+def users_list(limit: int) -> None:
+    """List users, newest first."""
+    from webapp.extensions import db
+    from webapp.models import User
+
+    rows = db.session.scalars(select(User).order_by(User.id.desc()).limit(limit)).all()
+    if not rows:
+        click.echo("No users yet. Create one with: tangent users create EMAIL --role admin")
+    for user in rows:
+        click.echo(f"{user.id:>6}  {user.role:<8} {user.status:<10} {user.email}")
+
+
+# --- demo ------------------------------------------------------------------
+
+
+def load_demo(instance_path: Path) -> list[tuple[str, str, str | None]]:
+    """Create the demo users if missing; returns (email, role, password or None if unknown).
+
+    Passwords come from $TANGENT_DEMO_PASSWORD when set; otherwise they are
+    generated once and kept in the instance folder (mode 0600) so that later
+    runs can print them again.
+    """
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    saved_path = instance_path / DEMO_LOGINS_FILE
+    saved = _read_demo_logins(saved_path)
+    fixed = os.environ.get(DEMO_PASSWORD_ENV)
+    result = []
+    for email, role, name in DEMO_USERS:
+        if accounts.find_user_by_email(email) is None:
+            password = fixed or saved.get(email) or secrets.token_urlsafe(12)
+            accounts.create_user(email, password, display_name=name, role=role)
+            saved[email] = password
+        result.append((email, role, fixed or saved.get(email)))
+    db.session.commit()
+    if not fixed:
+        _write_demo_logins(saved_path, saved)
+    return result
+
+
+def _read_demo_logins(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
+    return {email: password for email, password in pairs}
+
+
+def _write_demo_logins(path: Path, logins: dict[str, str]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"{email} {password}\n" for email, password in sorted(logins.items()))
+    tmp.replace(path)
+
+
+def _print_demo_logins(logins: list[tuple[str, str, str | None]]) -> None:
+    click.echo("Demo logins:")
+    for email, role, password in logins:
+        shown = password or "(existing account; password unchanged)"
+        click.echo(f"  {role:<8} {email:<22} {shown}")
+
+
+@cli.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load demo users (and content); safe to run again."""
+    logins = load_demo(Path(current_app.instance_path))
+    _print_demo_logins(logins)
+
+
+# --- serve -----------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--demo", "with_demo", is_flag=True, help="Load demo users and content first.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes. Use more than 1 only with REDIS_URL set, so that "
+                   "rate limits are shared.")
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
+@with_appcontext
+def serve(host: str, port: int, with_demo: bool, workers: int, threads: int) -> None:
+    """Apply migrations and serve Tangent with gunicorn."""
+    from webapp import get_settings
+    from webapp.extensions import db
+    from webapp.wsgi_server import serve_app
+
+    app = current_app._get_current_object()
+    settings = get_settings(app)
+    if workers > 1 and not settings.redis_url:
+        raise click.BadParameter("more than one worker needs REDIS_URL for shared rate limits",
+                                 param_hint="--workers")
+    upgrade_database()
+    if with_demo:
+        _print_demo_logins(load_demo(Path(app.instance_path)))
+    db.session.remove()
+    db.engine.dispose()
+    display_host = f"[{host}]" if ":" in host else host
+    click.echo(f"Tangent is running at http://{display_host}:{port}/  (Ctrl+C to stop)")
+    serve_app(app, host=host, port=port, workers=workers, threads=threads)

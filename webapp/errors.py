@@ -1,0 +1,134 @@
+"""Error handlers: a page for normal requests, a small partial for htmx, never a trace.
+
+Database errors are told apart: a unique violation is 409, a foreign-key or
+other constraint violation 400, an unreachable or busy database 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from flask import Flask, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from webapp import htmx
+from webapp.extensions import db
+from webapp.services.exceptions import DomainError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+MESSAGES = {
+    400: "The request could not be understood. Please check what you sent and try again.",
+    403: "You do not have permission to do that.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that kind of request.",
+    409: "That conflicts with something that already exists or changed meanwhile.",
+    413: "What you sent is larger than this site accepts.",
+    429: "You are going faster than this site allows. Please wait a moment and try again.",
+    500: "An unexpected error happened. It has been logged; please try again.",
+    503: "The service is briefly unavailable. Please try again in a few seconds.",
+}
+RETRY_AFTER_503 = "5"
+
+
+def render_error(status: int, message: str | None = None, headers: dict | None = None):
+    """Render the error page (or the htmx partial) for ``status``."""
+    context = {
+        "status": status,
+        "title": TITLES.get(status, "Error"),
+        "message": message or MESSAGES.get(status, ""),
+    }
+    if htmx.is_htmx():
+        response = htmx.retarget(
+            htmx.vary(
+                _response(render_template("errors/_error.html", **context), status)
+            ),
+            "#flash",
+        )
+    else:
+        response = _response(render_template("errors/page.html", **context), status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _response(body: str, status: int):
+    return make_response(body, status)
+
+
+def _integrity_status(exc: IntegrityError) -> int:
+    orig = exc.orig
+    if isinstance(orig, sqlite3.IntegrityError):
+        name = getattr(orig, "sqlite_errorname", "") or ""
+        if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+            return 409
+        return 400
+    sqlstate = getattr(orig, "sqlstate", None)
+    return 409 if sqlstate == "23505" else 400
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        log.warning("rollback failed after a database error", exc_info=True)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        headers = {}
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        message = None
+        if isinstance(exc, CSRFError):
+            message = "Your form expired or was not sent from this site. Reload the page and try again."
+        return render_error(status, message, headers)
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        _rollback()
+        return render_error(exc.status, exc.message)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError):
+        _rollback()
+        status = _integrity_status(exc)
+        log.info("integrity error mapped to %s", status, extra={"error": str(exc.orig)[:200]})
+        return render_error(status)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError):
+        _rollback()
+        return render_error(409, "Someone else changed this at the same time. Reload and try again.")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _unavailable(exc: DBAPIError):
+        _rollback()
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return render_error(503, headers={"Retry-After": RETRY_AFTER_503})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):  # pragma: no cover - handled above
+            return _http(exc)
+        _rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500)

@@ -1,0 +1,47 @@
+"""The one place that knows htmx's request and response headers."""
+
+from __future__ import annotations
+
+from flask import make_response, render_template, request
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def is_partial() -> bool:
+    """A request wants a fragment: htmx, but not boosted and not a history restore."""
+    return (
+        is_htmx()
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def vary(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+def render(page: str, partial: str, status: int = 200, **context):
+    """Render ``partial`` for htmx fragment requests and ``page`` otherwise."""
+    template = partial if is_partial() else page
+    response = make_response(render_template(template, **context), status)
+    return vary(response)
+
+
+def retarget(response, target: str, swap: str = "innerHTML"):
+    response.headers["HX-Retarget"] = target
+    response.headers["HX-Reswap"] = swap
+    return response
+
+
+def redirect(location: str):
+    """Client-side redirect for htmx; plain 303 otherwise."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    response = make_response("", 303)
+    response.headers["Location"] = location
+    return response

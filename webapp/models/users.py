@@ -1,0 +1,59 @@
+"""User accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, check_in, utcnow
+
+ROLES = ("learner", "editor", "admin")
+STATUSES = ("active", "suspended", "banned")
+
+
+class User(UserMixin, Base):
+    __tablename__ = "user"
+    __table_args__ = (
+        CheckConstraint(check_in("role", ROLES), name="role"),
+        CheckConstraint(check_in("status", STATUSES), name="status"),
+        CheckConstraint("session_version >= 1", name="session_version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored normalized (lower-cased), which makes the unique constraint case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(16), default="learner")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Bumped to end every session of this user (password change, suspension, ban).
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def get_id(self) -> str:
+        # Flask-Login stores this in the session; the session version in it makes
+        # old sessions invalid as soon as the user's session_version changes.
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_editor(self) -> bool:
+        return self.role in ("editor", "admin")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"

@@ -1,0 +1,165 @@
+"""Accounts: registration, authentication, passwords, roles and status."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+from webapp.models import User
+from webapp.models.base import utcnow
+from webapp.models.users import ROLES, STATUSES
+from webapp.services.audit import delta_of, record_audit, record_security_event
+from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+NAME_MAX = 80
+# Compared against when the account does not exist, so that a failed login
+# takes as long as one against a real account (no user enumeration by timing).
+_DUMMY_HASH = generate_password_hash("tangent-timing-equalizer")
+
+
+def normalize_email(raw: str) -> str:
+    """Validated, lower-cased email; raises ``ValidationFailed`` with a readable reason."""
+    raw = (raw or "").strip()
+    if not raw:
+        raise ValidationFailed("Enter your email address.", field="email")
+    try:
+        checked = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(str(exc), field="email") from None
+    return checked.normalized.lower()
+
+
+def check_password_strength(password: str, *, field: str = "password") -> None:
+    if len(password) < PASSWORD_MIN:
+        raise ValidationFailed(f"Use at least {PASSWORD_MIN} characters.", field=field)
+    if len(password) > PASSWORD_MAX:
+        raise ValidationFailed(f"Use at most {PASSWORD_MAX} characters.", field=field)
+
+
+def clean_display_name(raw: str) -> str:
+    name = unicodedata.normalize("NFC", (raw or "").strip())
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    if not name:
+        raise ValidationFailed("Enter a display name.", field="display_name")
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(f"Use at most {NAME_MAX} characters.", field="display_name")
+    return name
+
+
+def find_user_by_email(email: str) -> User | None:
+    try:
+        normalized = normalize_email(email)
+    except ValidationFailed:
+        return None
+    return db.session.scalar(select(User).where(User.email == normalized))
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def create_user(
+    email: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    role: str = "learner",
+    actor: User | None = None,
+    ip: str | None = None,
+) -> User:
+    """Create an account; raises ``Conflict`` when the email is taken."""
+    normalized = normalize_email(email)
+    check_password_strength(password)
+    if role not in ROLES:
+        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
+    name = clean_display_name(display_name or normalized.split("@", 1)[0])
+    if db.session.scalar(select(User.id).where(User.email == normalized)) is not None:
+        raise Conflict("An account with this email already exists.", field="email")
+    user = User(
+        email=normalized,
+        display_name=name,
+        role=role,
+        password_hash=generate_password_hash(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    record_audit(actor or user, "user.create", "user", user.id, {"email": [None, normalized],
+                                                                   "role": [None, role]})
+    record_security_event("registered", user=user, actor=actor, ip=ip)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user whose email and password match, or None. Constant work either way."""
+    user = find_user_by_email(email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def record_login(user: User, *, ip: str | None) -> None:
+    user.last_login_at = utcnow()
+    record_security_event("login_succeeded", user=user, ip=ip)
+
+
+def change_password(user: User, current: str, new: str, *, ip: str | None = None) -> None:
+    """Change the password after checking the current one; ends every other session."""
+    if not check_password_hash(user.password_hash, current):
+        raise ValidationFailed("The current password is not correct.", field="current_password")
+    check_password_strength(new, field="new_password")
+    if current == new:
+        raise ValidationFailed("Choose a password different from the current one.",
+                               field="new_password")
+    user.password_hash = generate_password_hash(new)
+    user.session_version += 1
+    record_audit(user, "user.password", "user", user.id, {"password": ["***", "***"]})
+    record_security_event("password_changed", user=user, actor=user, ip=ip)
+
+
+def update_profile(user: User, *, display_name: str) -> None:
+    name = clean_display_name(display_name)
+    delta = delta_of({"display_name": user.display_name}, {"display_name": name})
+    if not delta:
+        return
+    user.display_name = name
+    record_audit(user, "user.update", "user", user.id, delta)
+
+
+def set_role(user: User, role: str, *, actor: User | None) -> None:
+    """Change a user's role (admins only at the call sites)."""
+    if role not in ROLES:
+        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
+    if role == user.role:
+        return
+    before = user.role
+    user.role = role
+    record_audit(actor, "user.role", "user", user.id, {"role": [before, role]})
+    record_security_event("role_changed", user=user, actor=actor, before=before, after=role)
+
+
+def set_status(user: User, status: str, *, actor: User | None, reason: str = "") -> None:
+    """Activate, suspend or ban; suspension and ban end every session at once."""
+    if status not in STATUSES:
+        raise ValidationFailed(f"Status must be one of {', '.join(STATUSES)}.", field="status")
+    if status == user.status:
+        return
+    before = user.status
+    user.status = status
+    if status != "active":
+        user.session_version += 1
+    record_audit(actor, "user.status", "user", user.id, {"status": [before, status]})
+    record_security_event(
+        "status_changed", user=user, actor=actor, before=before, after=status, reason=reason
+    )

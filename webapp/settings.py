@@ -1,0 +1,220 @@
+"""One typed, validated settings object, read from the environment and the instance folder.
+
+Every setting is validated when the app starts. A wrong value raises
+``ConfigError`` whose message is one line naming the variable and what is
+expected, and the command line prints exactly that line and stops.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "production", "testing")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _default_instance_path() -> Path:
+    return Path.cwd() / "instance"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Tangent can be configured with (see README, "Configuration")."""
+
+    env: str = "development"
+    instance_path: Path = field(default_factory=_default_instance_path)
+    secret_key: str = ""
+    database_url: str = ""
+    redis_url: str | None = None
+    https: bool = False
+    trusted_proxies: int = 0
+    max_content_length: int = 4 * 1024 * 1024
+    rate_limit: str = "200 per minute"
+    db_pool_size: int = 5
+    db_pool_timeout: int = 30
+    db_pool_pre_ping: bool = True
+    sqlite_busy_timeout_ms: int = 10_000
+    log_level: str = "INFO"
+    log_format: str = "json"
+    sentry_dsn: str | None = None
+    rate_limit_key_prefix: str = "tangent"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def testing(self) -> bool:
+        return self.env == "testing"
+
+
+# variable name -> (field name, parser)
+def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: expected a number >= {minimum}, got {value}")
+    return value
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _parse_database_url(name: str, raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if not scheme:
+        raise ConfigError(f"{name}: expected a URL like sqlite:///path or postgresql://..., got {raw!r}")
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return "postgresql+psycopg" + raw[len(scheme):]
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        return raw
+    raise ConfigError(f"{name}: unsupported scheme {scheme!r} (use sqlite or postgresql)")
+
+
+def _parse_redis_url(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    scheme = urlsplit(raw).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{name}: unsupported scheme {scheme!r} (use redis:// or rediss://)")
+    return raw
+
+
+def _parse_rate_limit(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a limit like '200 per minute', got {raw!r}") from None
+    return raw
+
+
+def _parse_choice(choices: tuple[str, ...]):
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _parse_log_level(name: str, raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"{name}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return value
+
+
+def _parse_dsn(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
+        raise ConfigError(f"{name}: expected a Sentry DSN like https://key@host/project")
+    return raw
+
+
+ENV_VARS: dict[str, tuple[str, object]] = {
+    "TANGENT_ENV": ("env", _parse_choice(ENVIRONMENTS)),
+    "SECRET_KEY": ("secret_key", lambda name, raw: raw),
+    "DATABASE_URL": ("database_url", _parse_database_url),
+    "REDIS_URL": ("redis_url", _parse_redis_url),
+    "TANGENT_HTTPS": ("https", _parse_bool),
+    "TANGENT_TRUSTED_PROXIES": ("trusted_proxies", _parse_int),
+    "MAX_CONTENT_LENGTH": ("max_content_length", lambda n, r: _parse_int(n, r, 1024)),
+    "TANGENT_RATE_LIMIT": ("rate_limit", _parse_rate_limit),
+    "DB_POOL_SIZE": ("db_pool_size", lambda n, r: _parse_int(n, r, 1)),
+    "DB_POOL_TIMEOUT": ("db_pool_timeout", lambda n, r: _parse_int(n, r, 1)),
+    "DB_POOL_PRE_PING": ("db_pool_pre_ping", _parse_bool),
+    "SQLITE_BUSY_TIMEOUT_MS": ("sqlite_busy_timeout_ms", lambda n, r: _parse_int(n, r, 5000)),
+    "LOG_LEVEL": ("log_level", _parse_log_level),
+    "LOG_FORMAT": ("log_format", _parse_choice(("json", "text"))),
+    "SENTRY_DSN": ("sentry_dsn", _parse_dsn),
+}
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _load_or_create_secret(instance_path: Path) -> str:
+    """Development only: keep one random key in the instance folder across restarts."""
+    path = instance_path / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Build the settings from ``environ`` (default ``os.environ``) plus explicit overrides.
+
+    Overrides use field names (``database_url``) and win over the environment;
+    tests and ``create_app(config)`` use them.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+
+    values: dict[str, object] = {}
+    raw_instance = environ.get("TANGENT_INSTANCE_PATH")
+    if raw_instance is not None:
+        if not raw_instance.strip():
+            raise ConfigError("TANGENT_INSTANCE_PATH: expected a folder path, got an empty value")
+        values["instance_path"] = Path(raw_instance).expanduser().resolve()
+    for var, (name, parse) in ENV_VARS.items():
+        raw = environ.get(var)
+        if raw is not None:
+            values[name] = parse(var, raw)  # type: ignore[operator]
+    values.update(overrides)
+
+    settings = Settings(**values)  # type: ignore[arg-type]
+    instance_path = Path(settings.instance_path)
+    if "log_format" not in values:
+        settings = replace(settings, log_format="text" if settings.env != "production" else "json")
+    if not settings.database_url:
+        settings = replace(settings, database_url=f"sqlite:///{instance_path / 'tangent.db'}")
+    elif "database_url" in overrides:
+        settings = replace(
+            settings, database_url=_parse_database_url("DATABASE_URL", settings.database_url)
+        )
+
+    if not settings.secret_key:
+        if settings.env == "production":
+            raise ConfigError(
+                "SECRET_KEY: required when TANGENT_ENV=production "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        settings = replace(settings, secret_key=_load_or_create_secret(instance_path))
+    elif settings.env == "production" and len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY: expected at least {MIN_SECRET_KEY_LENGTH} characters in production"
+        )
+    return replace(settings, instance_path=instance_path)

@@ -1,0 +1,19 @@
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from webapp.services.accounts import NAME_MAX, PASSWORD_MAX
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=NAME_MAX)])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
+        description="At least 8 characters. Changing it signs you out everywhere else.",
+    )
