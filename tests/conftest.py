@@ -67,6 +67,9 @@ def reset_schema(app: Flask) -> None:
         upgrade()
 
 
+test_settings.__test__ = False  # a helper, not a test, despite its name
+
+
 def clean_tables(app: Flask) -> None:
     with app.app_context():
         db.session.remove()

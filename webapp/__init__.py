@@ -108,7 +108,8 @@ def _configure(app: Flask, settings: Settings) -> None:
             import redis  # noqa: F401
         except ImportError:
             raise ConfigError(
-                "REDIS_URL: set, but the redis client is not installed (pip install 'tangent[redis]')"
+                "REDIS_URL: set, but the redis client is not installed "
+                "(pip install 'tangent[redis]')"
             ) from None
     if not settings.is_sqlite:
         try:
@@ -131,9 +132,25 @@ def _init_sentry(settings: Settings) -> None:
         dsn=settings.sentry_dsn,
         environment=settings.env,
         integrations=[FlaskIntegration()],
-        send_default_pii=False,
         traces_sample_rate=0.0,
+        before_send=scrub_sentry_event,
     )
+
+
+_PRIVATE_HEADERS = {"cookie", "authorization", "x-csrftoken", "x-csrf-token"}
+
+
+def scrub_sentry_event(event: dict, _hint: dict) -> dict:
+    """Strip what could identify or authenticate a person before an event leaves."""
+    event.pop("user", None)
+    req = event.get("request")
+    if isinstance(req, dict):
+        for key in ("cookies", "data", "query_string", "env"):
+            req.pop(key, None)
+        headers = req.get("headers")
+        if isinstance(headers, dict):
+            req["headers"] = {k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
+    return event
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:
