@@ -27,3 +27,73 @@ def make_user(
         accounts.set_status(user, status, actor=None)
     db.session.commit()
     return user
+
+
+def lesson_source(title: str, sections: int) -> str:
+    """Markdown for a lesson: an introduction and ``sections - 1`` headed steps."""
+    parts = [f"An introduction to {title.lower()}."]
+    for n in range(2, sections + 1):
+        parts.append(f"## Step {n}\n\nWhat step {n} of {title.lower()} is about.")
+    if sections >= 2:
+        parts.append("```python\nprint('hello')\n```")
+    return "\n\n".join(parts)
+
+
+def make_course(
+    title: str | None = None,
+    *,
+    modules: int = 2,
+    lessons: int = 2,
+    sections: int = 3,
+    summary: str = "A course made for tests.",
+    level: str = "beginner",
+    tags: tuple[str, ...] = (),
+    owner: User | None = None,
+    publish: bool = True,
+    quiz: bool = False,
+):
+    """Create and commit a course with ``modules`` x ``lessons`` lessons of ``sections``
+    sections each, through the real services; published unless told otherwise.
+
+    With ``quiz=True`` every module gets a one-question quiz (see ``make_quiz``).
+    """
+    from webapp.services import courses
+
+    title = title or f"Course {next(_counter)}"
+    course = courses.create_course(owner, title=title, summary=summary, level=level, tags=tags)
+    for m in range(1, modules + 1):
+        module = courses.add_module(owner, course, f"Module {m}")
+        for n in range(1, lessons + 1):
+            lesson_title = f"Lesson {m}.{n}"
+            courses.add_lesson(owner, module, lesson_title, lesson_source(lesson_title, sections))
+        if quiz:
+            make_quiz(module, commit=False)
+    if publish:
+        courses.publish_course(owner, course)
+    db.session.commit()
+    return course
+
+
+def make_quiz(module, *, key: str | None = None, commit: bool = True, **kwargs):
+    """A one-question true/false quiz on ``module`` (answer: True)."""
+    from webapp.services.quizzes import QuestionSpec, create_quiz
+
+    key = key or f"quiz-{module.id}"
+    quiz = create_quiz(
+        None, module, key=key, title=kwargs.pop("title", f"Check: {module.title}"),
+        questions=kwargs.pop("questions", [QuestionSpec(
+            "true_false", "Tests are useful.", choices=[("True", True), ("False", False)],
+        )]),
+        **kwargs,
+    )
+    if commit:
+        db.session.commit()
+    return quiz
+
+
+def enroll(user: User, course) -> None:
+    """Enroll and commit."""
+    from webapp.services import progress
+
+    progress.enroll(user, course)
+    db.session.commit()

@@ -2,6 +2,57 @@
 
 from webapp.models.audit import AuditEvent, SecurityEvent
 from webapp.models.base import Base
+from webapp.models.courses import (
+    Course,
+    CoursePrerequisite,
+    CourseTag,
+    Lesson,
+    Module,
+    Section,
+    Tag,
+)
+from webapp.models.progress import (
+    Bookmark,
+    Certificate,
+    Enrollment,
+    LessonProgress,
+    Note,
+    SectionProgress,
+)
+from webapp.models.quizzes import (
+    AcceptedAnswer,
+    Answer,
+    AnswerChoice,
+    Attempt,
+    Choice,
+    Question,
+    Quiz,
+)
 from webapp.models.users import User
 
-__all__ = ["AuditEvent", "Base", "SecurityEvent", "User"]
+__all__ = [
+    "AcceptedAnswer",
+    "Answer",
+    "AnswerChoice",
+    "Attempt",
+    "AuditEvent",
+    "Base",
+    "Bookmark",
+    "Certificate",
+    "Choice",
+    "Course",
+    "CoursePrerequisite",
+    "CourseTag",
+    "Enrollment",
+    "Lesson",
+    "LessonProgress",
+    "Module",
+    "Note",
+    "Question",
+    "Quiz",
+    "Section",
+    "SectionProgress",
+    "SecurityEvent",
+    "Tag",
+    "User",
+]

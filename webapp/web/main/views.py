@@ -9,13 +9,17 @@ from sqlalchemy.exc import DBAPIError
 from webapp.database import current_revisions, head_revisions
 from webapp.errors import RETRY_AFTER_503
 from webapp.extensions import db
+from webapp.services import courses
+from webapp.web.catalog.views import catalog_context
 
 bp = Blueprint("main", __name__)
+HOME_COURSES = 6
 
 
 @bp.get("/")
 def index():
-    return render_template("main/index.html")
+    page = courses.list_catalog(courses.CatalogFilter(), page_size=HOME_COURSES)
+    return render_template("main/index.html", **catalog_context(page))
 
 
 @bp.get("/healthz")

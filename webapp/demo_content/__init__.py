@@ -1,0 +1,2 @@
+"""Demo courses: one folder per course (course.toml + lesson Markdown), read by
+``webapp.services.demo``."""

@@ -1,0 +1,165 @@
+"""Courses and their content: tags, prerequisites, modules, lessons, sections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.models.base import Base, check_in, utcnow
+
+COURSE_STATUSES = ("draft", "published", "archived")
+LEVELS = ("beginner", "intermediate", "advanced")
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+
+
+class CourseTag(Base):
+    __tablename__ = "course_tag"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class CoursePrerequisite(Base):
+    """``course`` recommends finishing ``prerequisite`` first."""
+
+    __tablename__ = "course_prerequisite"
+    __table_args__ = (CheckConstraint("course_id <> prerequisite_id", name="not_self"),)
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    prerequisite_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Course(Base):
+    __tablename__ = "course"
+    __table_args__ = (
+        CheckConstraint(check_in("status", COURSE_STATUSES), name="status"),
+        CheckConstraint(check_in("level", LEVELS), name="level"),
+        CheckConstraint("estimated_minutes >= 0", name="estimated_minutes_positive"),
+        CheckConstraint(
+            "status <> 'published' OR published_at IS NOT NULL", name="published_has_date"
+        ),
+        # The catalog lists published courses by (published_at, id) with keyset pagination.
+        Index("ix_course_status_published", "status", "published_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(160))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    level: Mapped[str] = mapped_column(String(16), default="beginner")
+    estimated_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    modules: Mapped[list[Module]] = relationship(
+        back_populates="course", order_by="Module.position", passive_deletes=True
+    )
+    tags: Mapped[list[Tag]] = relationship(secondary="course_tag", order_by="Tag.name")
+    prerequisites: Mapped[list[Course]] = relationship(
+        secondary="course_prerequisite",
+        primaryjoin="Course.id == CoursePrerequisite.course_id",
+        secondaryjoin="Course.id == CoursePrerequisite.prerequisite_id",
+        order_by="Course.title",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Module(Base):
+    __tablename__ = "module"
+    __table_args__ = (Index("ix_module_course_position", "course_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(160))
+
+    course: Mapped[Course] = relationship(back_populates="modules")
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="module", order_by="Lesson.position", passive_deletes=True
+    )
+
+
+class Lesson(Base):
+    __tablename__ = "lesson"
+    __table_args__ = (
+        UniqueConstraint("course_id", "slug", name="uq_lesson_course_slug"),
+        Index("ix_lesson_module_position", "module_id", "position"),
+        CheckConstraint("estimated_minutes >= 0", name="estimated_minutes_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Denormalized from the module so that slugs are unique per course in the database.
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id", ondelete="CASCADE"))
+    # Global order within the course (module order, then lesson order), kept by services.
+    position: Mapped[int] = mapped_column(Integer)
+    slug: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(160))
+    source: Mapped[str] = mapped_column(Text, default="")
+    # The rendered, sanitized HTML is cached per step in ``Section.html``, made
+    # at save time; ``renderer_version`` names the renderer and sanitizer policy
+    # that made it, so ``tangent content rerender`` knows what to rebuild.
+    renderer_version: Mapped[str] = mapped_column(String(32), default="")
+    estimated_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    module: Mapped[Module] = relationship(back_populates="lessons")
+    course: Mapped[Course] = relationship()
+    sections: Mapped[list[Section]] = relationship(
+        back_populates="lesson", order_by="Section.position", passive_deletes=True
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Section(Base):
+    """One step of a lesson, derived from its headings.
+
+    ``key`` comes from the heading text, so re-rendering unchanged text keeps the
+    same rows (and the learners' progress on them).
+    """
+
+    __tablename__ = "section"
+    __table_args__ = (UniqueConstraint("lesson_id", "key", name="uq_section_lesson_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    html: Mapped[str] = mapped_column(Text, default="")
+
+    lesson: Mapped[Lesson] = relationship(back_populates="sections")

@@ -1,0 +1,166 @@
+"""Quizzes, their questions and choices, and learners' attempts and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.models.base import Base, check_in, utcnow
+
+QUESTION_KINDS = ("single", "multiple", "true_false", "short_text", "numeric", "ordering")
+ATTEMPT_STATUSES = ("in_progress", "submitted")
+
+
+class Quiz(Base):
+    __tablename__ = "quiz"
+    __table_args__ = (
+        UniqueConstraint("course_id", "key", name="uq_quiz_course_key"),
+        CheckConstraint("pass_percent BETWEEN 0 AND 100", name="pass_percent_range"),
+        CheckConstraint("max_attempts IS NULL OR max_attempts >= 1", name="max_attempts_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id", ondelete="CASCADE"), index=True)
+    # Referenced from lesson text as <Quiz id="key"/>.
+    key: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    pass_percent: Mapped[int] = mapped_column(Integer, default=70)
+    # None: unlimited. The best score counts either way.
+    max_attempts: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    questions: Mapped[list[Question]] = relationship(
+        back_populates="quiz", order_by="Question.position", passive_deletes=True
+    )
+
+
+class Question(Base):
+    __tablename__ = "question"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", QUESTION_KINDS), name="kind"),
+        CheckConstraint("points >= 1", name="points_positive"),
+        CheckConstraint(
+            "kind <> 'numeric' OR (numeric_answer IS NOT NULL AND tolerance >= 0)",
+            name="numeric_has_answer",
+        ),
+        Index("ix_question_quiz_position", "quiz_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quiz.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    prompt: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[int] = mapped_column(Integer, default=1)
+    numeric_answer: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), default=None)
+    tolerance: Mapped[Decimal] = mapped_column(Numeric(18, 6), default=Decimal(0))
+
+    quiz: Mapped[Quiz] = relationship(back_populates="questions")
+    choices: Mapped[list[Choice]] = relationship(
+        back_populates="question", order_by="Choice.position", passive_deletes=True
+    )
+    accepted_answers: Mapped[list[AcceptedAnswer]] = relationship(passive_deletes=True)
+
+
+class Choice(Base):
+    """An option. For ordering questions ``position`` is the correct order."""
+
+    __tablename__ = "choice"
+    __table_args__ = (UniqueConstraint("question_id", "position", name="uq_choice_question_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    question: Mapped[Question] = relationship(back_populates="choices")
+
+
+class AcceptedAnswer(Base):
+    """An accepted answer to a short-text question, compared case- and space-insensitively."""
+
+    __tablename__ = "accepted_answer"
+    __table_args__ = (UniqueConstraint("question_id", "text", name="uq_accepted_answer_question_text"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+
+
+class Attempt(Base):
+    __tablename__ = "attempt"
+    __table_args__ = (
+        UniqueConstraint("user_id", "quiz_id", "number", name="uq_attempt_user_quiz_number"),
+        CheckConstraint(check_in("status", ATTEMPT_STATUSES), name="status"),
+        CheckConstraint(
+            "(status = 'submitted' AND submitted_at IS NOT NULL AND score IS NOT NULL "
+            "AND passed IS NOT NULL) OR (status = 'in_progress' AND submitted_at IS NULL)",
+            name="submitted_has_result",
+        ),
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= max_score)", name="score_range"),
+        Index("ix_attempt_quiz_user", "quiz_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quiz.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    score: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_score: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+    answers: Mapped[list[Answer]] = relationship(passive_deletes=True)
+
+
+class Answer(Base):
+    __tablename__ = "answer"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "question_id", name="uq_answer_attempt_question"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("question.id", ondelete="CASCADE"), index=True
+    )
+    text_answer: Mapped[str | None] = mapped_column(String(200), default=None)
+    numeric_answer: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), default=None)
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+
+    selections: Mapped[list[AnswerChoice]] = relationship(
+        order_by="AnswerChoice.position", passive_deletes=True
+    )
+
+
+class AnswerChoice(Base):
+    """A chosen option; for ordering questions ``position`` is where the learner put it."""
+
+    __tablename__ = "answer_choice"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True
+    )
+    choice_id: Mapped[int] = mapped_column(
+        ForeignKey("choice.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)

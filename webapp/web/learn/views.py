@@ -1,0 +1,384 @@
+"""The learner's pages: course, lesson (normal and focus mode), progress actions, dashboard.
+
+Views call services and commit once. A POST answers an htmx fragment request
+with its partial and anything else with a 303 back to the page it came from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp import htmx
+from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
+from webapp.extensions import db
+from webapp.models import Course, Lesson, Section, User
+from webapp.services import courses, progress, quizzes
+from webapp.services.exceptions import Conflict, ValidationFailed
+from webapp.web.learn.forms import ActionForm, FocusForm, NoteForm
+
+bp = Blueprint("learn", __name__)
+
+
+def _user() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _after_post(partial: str, back: str, status: int = 200, **context):
+    """The partial for htmx fragment requests; a 303 (or HX-Redirect) to ``back`` otherwise."""
+    if htmx.is_partial():
+        return htmx.vary(make_response(render_template(partial, **context), status))
+    return htmx.redirect(back)
+
+
+# --- course page, enrollment ----------------------------------------------------------
+
+
+def _lesson_url(course_slug: str, lesson: Lesson, section_key: str | None = None) -> str:
+    url = url_for("learn.lesson", course_slug=course_slug, lesson_slug=lesson.slug)
+    return f"{url}#{section_key}" if section_key else url
+
+
+@bp.get("/courses/<slug>")
+def course(slug: str):
+    course = courses.get_published_course(slug)
+    user = current_user
+    enrollment = progress.get_enrollment(user, course.id)
+    enrolled = enrollment is not None
+    module_quizzes = defaultdict(list)
+    for quiz in quizzes.quizzes_for_course(course.id):
+        module_quizzes[quiz.module_id].append(quiz)
+    target = progress.resume_target(user, course)
+    return render_template(
+        "learn/course.html",
+        course=course,
+        enrollment=enrollment,
+        states=progress.lesson_states(user, course.id) if enrolled else {},
+        course_progress=progress.course_progress(user, course.id) if enrolled else None,
+        passed=quizzes.passed_quiz_ids(user, course.id) if enrolled else set(),
+        module_quizzes=module_quizzes,
+        resume_url=_lesson_url(course.slug, target.lesson, target.section_key) if target else None,
+        resuming=enrolled and enrollment.last_lesson_id is not None,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/courses/<slug>/enroll")
+@login_required
+def enroll(slug: str):
+    course = courses.get_published_course(slug)
+    progress.enroll(_user(), course)
+    db.session.commit()
+    flash(f"You are enrolled in “{course.title}”. Your progress is saved as you go.", "success")
+    return htmx.redirect(url_for("learn.course", slug=slug))
+
+
+@bp.get("/courses/<slug>/unenroll")
+@login_required
+def confirm_unenroll(slug: str):
+    course = courses.get_published_course(slug)
+    if progress.get_enrollment(_user(), course.id) is None:
+        flash("You are not enrolled in this course.", "info")
+        return htmx.redirect(url_for("learn.course", slug=slug))
+    return render_template("learn/unenroll.html", course=course, form=ActionForm())
+
+
+@bp.post("/courses/<slug>/unenroll")
+@login_required
+def unenroll(slug: str):
+    course = courses.get_published_course(slug)
+    progress.unenroll(_user(), course)
+    db.session.commit()
+    flash(f"You left “{course.title}”. Your progress is kept if you enroll again.", "success")
+    return htmx.redirect(url_for("learn.course", slug=slug))
+
+
+# --- lesson page ---------------------------------------------------------------------------
+
+
+def _stored_focus() -> bool:
+    return bool(current_user.is_authenticated and current_user.focus_mode)
+
+
+def _focus_param(effective: bool) -> str | None:
+    """The ``focus`` query value links must carry: only when it differs from the stored choice."""
+    if effective == _stored_focus():
+        return None
+    return "1" if effective else "0"
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What a section's state form shows."""
+
+    section: Section
+    done: bool
+    focus: bool
+    next_href: str | None
+    next_label: str | None
+
+
+@dataclass(frozen=True)
+class LessonLinks:
+    """Builds the lesson page's links for one layout (normal or focus)."""
+
+    course_slug: str
+    lesson_slug: str
+    focus: bool
+    param: str | None
+
+    def lesson(self, lesson: Lesson) -> str:
+        return url_for("learn.lesson", course_slug=self.course_slug, lesson_slug=lesson.slug,
+                       focus=self.param)
+
+    def section(self, section: Section, anchor: str) -> str:
+        if self.focus:
+            return url_for("learn.lesson", course_slug=self.course_slug,
+                           lesson_slug=self.lesson_slug, section=section.key, focus=self.param)
+        return f"#{anchor}"
+
+    def controls(
+        self, section: Section, done: bool, next_section: Section | None,
+        next_anchor: str | None, next_lesson: Lesson | None,
+    ) -> Controls:
+        if next_section is not None:
+            href, label = self.section(next_section, next_anchor or next_section.key), \
+                f"Next: {next_section.title}"
+        elif next_lesson is not None:
+            href, label = self.lesson(next_lesson), f"Next lesson: {next_lesson.title}"
+        else:
+            href, label = url_for("learn.course", slug=self.course_slug), "Back to the course"
+        return Controls(section=section, done=done, focus=self.focus, next_href=href,
+                        next_label=label)
+
+
+def _anchors(sections: list[Section]) -> tuple[dict[int, str], dict[int, str]]:
+    """(section id → its wrapper's element id, section id → the id ``#…`` links use).
+
+    ``#<key>`` must land on the section: a section that starts with a heading
+    carries ``id="<key>"`` in its stored HTML already, so its wrapper takes
+    another id; the introduction has no heading, so its wrapper takes the key.
+    """
+    wrappers, anchors = {}, {}
+    for section in sections:
+        marker = f'id="{section.key}"'
+        if marker in section.html:
+            wrappers[section.id], anchors[section.id] = f"step-{section.key}", section.key
+        elif any(marker in other.html for other in sections):
+            wrappers[section.id] = anchors[section.id] = f"step-{section.key}"
+        else:
+            wrappers[section.id] = anchors[section.id] = section.key
+    return wrappers, anchors
+
+
+def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | None = None,
+                 note_error: str | None = None, note_conflict: bool = False):
+    user = current_user
+    course: Course = lesson.course
+    sections = list(lesson.sections)
+    enrollment = progress.get_enrollment(user, course.id)
+    enrolled = enrollment is not None
+    done_ids = progress.completed_section_ids(user, [lesson.id]) if enrolled else set()
+    position_id = progress.lesson_position(user, lesson.id) if enrolled else None
+    prev_lesson, next_lesson = courses.lesson_neighbours(lesson)
+    note = progress.get_note(user, lesson.id)
+
+    explicit = request.args.get("focus")
+    focus = explicit == "1" if explicit in ("0", "1") else _stored_focus()
+    links = LessonLinks(course.slug, lesson.slug, focus, _focus_param(focus))
+
+    # Where the learner is: the section asked for, else their last position in this
+    # lesson, else the first section not done yet.
+    position = next((s for s in sections if s.id == position_id), None)
+    current = (
+        next((s for s in sections if s.key == request.args.get("section")), None)
+        or position
+        or next((s for s in sections if s.id not in done_ids), None)
+        or (sections[0] if sections else None)
+    )
+    wrappers, anchors = _anchors(sections)
+    controls = {}
+    for i, section in enumerate(sections):
+        nxt = sections[i + 1] if i + 1 < len(sections) else None
+        controls[section.id] = links.controls(
+            section, section.id in done_ids, nxt, anchors.get(nxt.id) if nxt else None,
+            next_lesson,
+        )
+    index = sections.index(current) if current is not None else 0
+    if note_form is None:
+        note_form = NoteForm(formdata=None, source=note.source if note else "",
+                             version=note.version if note else 0)
+    body = render_template(
+        "learn/lesson.html",
+        course=course,
+        lesson=lesson,
+        sections=sections,
+        current=current,
+        current_index=index,
+        prev_section=sections[index - 1] if current is not None and index > 0 else None,
+        anchors=anchors,
+        wrappers=wrappers,
+        controls=controls,
+        done_ids=done_ids,
+        enrolled=enrolled,
+        course_progress=progress.course_progress(user, course.id) if enrolled else None,
+        position=position,
+        prev_lesson=prev_lesson,
+        next_lesson=next_lesson,
+        bookmarked=progress.is_bookmarked(user, lesson.id),
+        note=note,
+        note_form=note_form,
+        note_error=note_error,
+        note_conflict=note_conflict,
+        focus=focus,
+        links=links,
+        action_form=ActionForm(),
+    )
+    if enrolled and current is not None and (
+        enrollment.last_section_id != current.id or enrollment.last_lesson_id != lesson.id
+    ):
+        _record_position(current.id)
+    return make_response(body, status)
+
+
+def _record_position(section_id: int) -> None:
+    """Remember the reading position after a page view.
+
+    GET requests read in a deferred transaction; upgrading it to a write could
+    fail under concurrent writers on SQLite, so the read transaction ends first
+    and the write gets a short transaction of its own (retried if busy).
+    """
+    db.session.commit()
+    token = set_read_only(False)
+    try:
+        def work() -> None:
+            section = db.session.get(Section, section_id)
+            if section is not None:
+                progress.record_position(_user(), section)
+
+        run_in_transaction(db.session, work)
+    finally:
+        reset_begin_mode(token)
+
+
+@bp.get("/courses/<course_slug>/lessons/<lesson_slug>")
+def lesson(course_slug: str, lesson_slug: str):
+    return _lesson_page(courses.get_published_lesson(course_slug, lesson_slug))
+
+
+@bp.post("/lessons/<int:lesson_id>/focus")
+def set_focus(lesson_id: int):
+    """Turn focus mode on or off (remembered for signed-in learners, in the URL otherwise)."""
+    lesson = courses.get_published_lesson_by_id(lesson_id)
+    form = FocusForm()
+    if not form.validate():
+        abort(400)
+    on = form.focus.data == "1"
+    param = None
+    if current_user.is_authenticated:
+        progress.set_focus_mode(_user(), on)
+        db.session.commit()
+    elif on:
+        param = "1"  # nothing to remember it in: the URL carries it
+    section = form.section.data or None
+    url = url_for("learn.lesson", course_slug=lesson.course.slug, lesson_slug=lesson.slug,
+                  section=section, focus=param)
+    return htmx.redirect(f"{url}#{section}" if section and not on else url)
+
+
+# --- section state, bookmark, note ---------------------------------------------------------
+
+
+@bp.post("/sections/<int:section_id>/complete")
+@login_required
+def complete_section(section_id: int):
+    state = progress.complete_section(_user(), section_id)
+    db.session.commit()
+    lesson = state.lesson
+    course_slug = lesson.course.slug
+    focus = request.form.get("focus") == "1"
+    links = LessonLinks(course_slug, lesson.slug, focus, _focus_param(focus))
+    section = state.section
+    back = (links.section(section, section.key) if focus
+            else _lesson_url(course_slug, lesson, section.key))
+    if not htmx.is_partial():
+        if state.certificate is not None:
+            flash("You completed the course. Your certificate is ready on your dashboard.",
+                  "success")
+        return htmx.redirect(back)
+    next_lesson = None if state.next_section else courses.lesson_neighbours(lesson)[1]
+    controls = links.controls(section, True, state.next_section, None, next_lesson)
+    return htmx.vary(make_response(render_template(
+        "learn/_complete.html", ctl=controls, course_progress=state.progress,
+        certificate=state.certificate, focus=focus, section=section,
+        anchor=section.key, done=True, links=links, lesson=lesson,
+    )))
+
+
+@bp.post("/lessons/<int:lesson_id>/bookmark")
+@login_required
+def toggle_bookmark(lesson_id: int):
+    lesson = courses.get_published_lesson_by_id(lesson_id)
+    on = progress.toggle_bookmark(_user(), lesson)
+    db.session.commit()
+    if not htmx.is_partial():
+        flash("Bookmarked." if on else "Bookmark removed.", "success")
+    back = _lesson_url(lesson.course.slug, lesson)
+    return _after_post("learn/_bookmark.html", back, lesson=lesson, bookmarked=on)
+
+
+@bp.post("/lessons/<int:lesson_id>/note")
+@login_required
+def save_note(lesson_id: int):
+    lesson = courses.get_published_lesson_by_id(lesson_id)
+    form = NoteForm()
+    error, conflict, status = None, False, 200
+    if form.validate():
+        base = None if form.overwrite.data else (form.version.data or 0)
+        try:
+            note = progress.save_note(_user(), lesson, form.source.data or "", base_version=base)
+        except (Conflict, ValidationFailed) as exc:
+            db.session.rollback()
+            error, conflict, status = exc.message, isinstance(exc, Conflict), exc.status
+        else:
+            db.session.commit()
+            if not htmx.is_partial():
+                flash("Your note is saved.", "success")
+                return htmx.redirect(_lesson_url(lesson.course.slug, lesson, "lesson-note"))
+            return _note_partial(lesson, NoteForm(formdata=None, source=note.source,
+                                                  version=note.version), note=note, saved=True)
+    else:
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+        status = 400
+    if htmx.is_partial():
+        return _note_partial(lesson, form, note=progress.get_note(_user(), lesson.id),
+                             error=error, conflict=conflict, status=status)
+    return _lesson_page(lesson, status=status, note_form=form, note_error=error,
+                        note_conflict=conflict)
+
+
+def _note_partial(lesson: Lesson, form: NoteForm, *, note, saved: bool = False,
+                  error: str | None = None, conflict: bool = False, status: int = 200):
+    return htmx.vary(make_response(render_template(
+        "learn/_note.html", lesson=lesson, note=note, note_form=form, note_saved=saved,
+        note_error=error, note_conflict=conflict,
+    ), status))
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    data = progress.dashboard(_user())
+    targets = progress.resume_targets([item.enrollment for item in data.courses])
+    resume = {
+        item.course.id: _lesson_url(item.course.slug, targets[item.course.id].lesson,
+                                    targets[item.course.id].section_key)
+        for item in data.courses if item.course.id in targets
+    }
+    return render_template("learn/dashboard.html", data=data, resume=resume)
