@@ -125,3 +125,24 @@ def test_account_page_requires_sign_in(client):
     response = client.get("/account/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_wrong_current_passwords_are_throttled_per_account(app, client):
+    with app.app_context():
+        make_user("guess@example.org")
+    login(client, "guess@example.org", DEFAULT_PASSWORD)
+    token = csrf_token(client, "/account/")
+    statuses = [
+        client.post("/account/password", data={
+            "current_password": f"wrong-guess-{i}", "new_password": "a new password 123",
+            "csrf_token": token}).status_code
+        for i in range(6)
+    ]
+    assert statuses == [400] * 5 + [429]
+    # Even the right password waits now: the budget is spent.
+    response = client.post("/account/password", data={
+        "current_password": DEFAULT_PASSWORD, "new_password": "a new password 123",
+        "csrf_token": token})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many wrong passwords" in response.get_data(as_text=True)
