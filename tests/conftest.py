@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 
 from webapp import create_app
 from webapp.extensions import db, limiter
@@ -27,9 +28,18 @@ PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/15"
 
 
+# On PostgreSQL each test run works in its own schema, so two runs against the
+# same database (two developers, CI and a developer) cannot clobber each other.
+RUN_SCHEMA = f"tangent_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
+        if url.startswith("postgres"):
+            return make_url(url).update_query_dict(
+                {"options": f"-csearch_path={RUN_SCHEMA}"}
+            ).render_as_string(hide_password=False)
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
@@ -57,14 +67,31 @@ def reset_schema(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "postgresql":
+            schema = _pg_schema(engine)
             with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         else:
             db.drop_all()
             with engine.begin() as conn:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade()
+
+
+def _pg_schema(engine) -> str:
+    options = engine.url.query.get("options", "")
+    prefix = "-csearch_path="
+    return options[len(prefix):] if options.startswith(prefix) else "public"
+
+
+def drop_schema(app: Flask) -> None:
+    """Remove this run's PostgreSQL schema (SQLite files go with the temp folder)."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "postgresql" and _pg_schema(engine) != "public":
+            db.session.remove()
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{_pg_schema(engine)}" CASCADE'))
 
 
 test_settings.__test__ = False  # a helper, not a test, despite its name
@@ -88,6 +115,7 @@ def app(tmp_path_factory) -> Iterator[Flask]:
     application = create_app(test_settings(tmp_path_factory))
     reset_schema(application)
     yield application
+    drop_schema(application)
     with application.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -96,8 +96,10 @@ def _configure(app: Flask, settings: Settings) -> None:
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_STRATEGY="moving-window",
-        RATELIMIT_DEFAULT=settings.rate_limit,
-        RATELIMIT_HEADERS_ENABLED=True,
+        # One budget per client across all pages (RATELIMIT_DEFAULT would count per route).
+        RATELIMIT_APPLICATION=settings.rate_limit,
+        # Off: they would put Retry-After on every response; the 429 page sets its own.
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_KEY_PREFIX=settings.rate_limit_key_prefix,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
@@ -156,14 +158,16 @@ def scrub_sentry_event(event: dict, _hint: dict) -> dict:
 def _init_extensions(app: Flask, settings: Settings) -> None:
     from webapp import models  # noqa: F401  (register every table on the metadata)
     from webapp.database import MIGRATIONS_DIR, configure_engine, reset_begin_mode, set_read_only
-    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+    from webapp.extensions import csrf, db, login_manager, migrate, new_limiter
 
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, settings)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
+    limiter = new_limiter()
     limiter.init_app(app)
+    app.extensions["tangent.limiter"] = limiter
 
     @limiter.request_filter
     def _exempt() -> bool:

@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -19,14 +20,20 @@ DEMO_USERS = (
     ("editor@example.com", "editor", "Demo Editor"),
     ("admin@example.com", "admin", "Demo Admin"),
 )
-DEMO_PASSWORD_ENV = "TANGENT_DEMO_PASSWORD"
+DEMO_PASSWORD_ENV = "TANGENT_DEMO_PASSWORD"  # noqa: S105 - a variable name
 DEMO_LOGINS_FILE = "demo-logins.txt"
 
 
 def _create_app():
     from webapp import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        # Flask's group prints a full traceback when the app fails to load while
+        # listing commands (``tangent``, ``tangent --help``); stop here instead,
+        # with the same one line as ``main``.
+        _exit_on_config_error(exc)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
@@ -35,13 +42,17 @@ def cli() -> None:
     """Tangent, a server-rendered learning platform."""
 
 
+def _exit_on_config_error(exc: ConfigError) -> NoReturn:
+    click.echo(f"Configuration error: {exc}", err=True)
+    sys.exit(2)
+
+
 def main() -> None:
     """Console entry point: configuration errors are one line and exit status 2."""
     try:
         cli.main(prog_name="tangent")
     except ConfigError as exc:
-        click.echo(f"Configuration error: {exc}", err=True)
-        sys.exit(2)
+        _exit_on_config_error(exc)
 
 
 def _fail_on_domain_error(func):
@@ -192,6 +203,8 @@ def load_demo(instance_path: Path) -> list[tuple[str, str, str | None]]:
     generated once and kept in the instance folder (mode 0600) so that later
     runs can print them again.
     """
+    from werkzeug.security import check_password_hash
+
     from webapp.extensions import db
     from webapp.services import accounts
 
@@ -200,11 +213,18 @@ def load_demo(instance_path: Path) -> list[tuple[str, str, str | None]]:
     fixed = os.environ.get(DEMO_PASSWORD_ENV)
     result = []
     for email, role, name in DEMO_USERS:
-        if accounts.find_user_by_email(email) is None:
+        user = accounts.find_user_by_email(email)
+        if user is None:
             password = fixed or saved.get(email) or secrets.token_urlsafe(12)
             accounts.create_user(email, password, display_name=name, role=role)
             saved[email] = password
-        result.append((email, role, fixed or saved.get(email)))
+            result.append((email, role, password))
+            continue
+        # The account was made earlier (by another run, another password or by
+        # hand): print a password only if it really opens it.
+        candidates = [p for p in (fixed, saved.get(email)) if p]
+        opens = next((p for p in candidates if check_password_hash(user.password_hash, p)), None)
+        result.append((email, role, opens))
     db.session.commit()
     if not fixed:
         _write_demo_logins(saved_path, saved)
@@ -235,6 +255,7 @@ def _print_demo_logins(logins: list[tuple[str, str, str | None]]) -> None:
 
 @cli.command("demo")
 @with_appcontext
+@_fail_on_domain_error
 def demo() -> None:
     """Load demo users (and content); safe to run again."""
     logins = load_demo(Path(current_app.instance_path))
@@ -253,6 +274,7 @@ def demo() -> None:
                    "rate limits are shared.")
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
 @with_appcontext
+@_fail_on_domain_error
 def serve(host: str, port: int, with_demo: bool, workers: int, threads: int) -> None:
     """Apply migrations and serve Tangent with gunicorn."""
     from webapp import get_settings

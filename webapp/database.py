@@ -107,7 +107,8 @@ def run_in_transaction(
     """Run ``work()`` and commit; on a transient error roll back and run it all again.
 
     ``work`` must do the whole unit (load, decide, write) so that a retry sees
-    fresh data. Non-transient errors are re-raised after the rollback.
+    fresh data. Any other error (a domain error, a stale version …) is
+    re-raised after the rollback, so the session is never left half-written.
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -118,9 +119,12 @@ def run_in_transaction(
             session.rollback()
             if not is_transient(exc) or attempt == attempts:
                 raise
-            delay = base_delay * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311
-            log.warning("transient database error, retrying", extra={"attempt": attempt})
-            time.sleep(delay)
+        except BaseException:
+            session.rollback()
+            raise
+        delay = base_delay * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311
+        log.warning("transient database error, retrying", extra={"attempt": attempt})
+        time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -7,16 +7,19 @@ other constraint violation 400, an unreachable or busy database 503.
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
+import time
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, g, make_response, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from webapp import htmx
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.services.exceptions import DomainError
 
 log = logging.getLogger(__name__)
@@ -48,23 +51,44 @@ RETRY_AFTER_503 = "5"
 
 def render_error(status: int, message: str | None = None, headers: dict | None = None):
     """Render the error page (or the htmx partial) for ``status``."""
+    _resolve_user()
     context = {
         "status": status,
         "title": TITLES.get(status, "Error"),
         "message": message or MESSAGES.get(status, ""),
     }
-    if htmx.is_htmx():
+    # Boosted navigation and history restores swap the whole page, so they get it.
+    if htmx.is_partial():
         response = htmx.retarget(
-            htmx.vary(
-                _response(render_template("errors/_error.html", **context), status)
-            ),
-            "#flash",
+            _response(render_template("errors/_error.html", **context), status), "#flash"
         )
     else:
         response = _response(render_template("errors/page.html", **context), status)
+    htmx.vary(response)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _signed_out_view() -> None:
+    """Render the rest of this request as signed out (the session itself is kept).
+
+    Flask-Login keeps the loaded user in ``g._login_user``; setting it stops the
+    layout from loading the user again from a database that just failed.
+    """
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
+
+
+def _resolve_user() -> None:
+    """Load the signed-in user now, so a database failure cannot break the error page."""
+    if "_login_user" in g:
+        return
+    try:
+        current_user._get_current_object()
+    except DBAPIError:
+        _rollback()
+        _signed_out_view()
 
 
 def _response(body: str, status: int):
@@ -89,6 +113,18 @@ def _rollback() -> None:
         log.warning("rollback failed after a database error", exc_info=True)
 
 
+def _seconds_until_reset() -> int:
+    """Seconds until the limit that was just hit lets the client in again."""
+    from webapp.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    # reset_at is rounded up to whole seconds; never promise more than one window.
+    window = current.limit.get_expiry()
+    return max(1, min(window, math.ceil(current.reset_at - time.time())))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -96,9 +132,13 @@ def register_error_handlers(app: Flask) -> None:
         headers = {}
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        if status == 429:
+            headers["Retry-After"] = str(_seconds_until_reset())
         message = None
         if isinstance(exc, CSRFError):
-            message = "Your form expired or was not sent from this site. Reload the page and try again."
+            message = (
+                "Your form expired or was not sent from this site. Reload the page and try again."
+            )
         return render_error(status, message, headers)
 
     @app.errorhandler(DomainError)
@@ -116,12 +156,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError):
         _rollback()
-        return render_error(409, "Someone else changed this at the same time. Reload and try again.")
+        return render_error(
+            409, "Someone else changed this at the same time. Reload and try again."
+        )
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _unavailable(exc: DBAPIError):
         _rollback()
+        # Do not ask the unreachable database for the user again to draw the page.
+        _signed_out_view()
         log.error("database unavailable: %s", type(exc.orig).__name__)
         return render_error(503, headers={"Retry-After": RETRY_AFTER_503})
 

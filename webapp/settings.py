@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 ENVIRONMENTS = ("development", "production", "testing")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -81,12 +84,24 @@ def _parse_bool(name: str, raw: str) -> bool:
 def _parse_database_url(name: str, raw: str) -> str:
     scheme = urlsplit(raw).scheme
     if not scheme:
-        raise ConfigError(f"{name}: expected a URL like sqlite:///path or postgresql://..., got {raw!r}")
+        raise ConfigError(
+            f"{name}: expected a URL like sqlite:///path or postgresql://..., got {raw!r}"
+        )
     if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
-        return "postgresql+psycopg" + raw[len(scheme):]
-    if scheme in ("sqlite", "sqlite+pysqlite"):
-        return raw
-    raise ConfigError(f"{name}: unsupported scheme {scheme!r} (use sqlite or postgresql)")
+        url = "postgresql+psycopg" + raw[len(scheme):]
+    elif scheme in ("sqlite", "sqlite+pysqlite"):
+        url = raw
+    else:
+        raise ConfigError(f"{name}: unsupported scheme {scheme!r} (use sqlite or postgresql)")
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        # Not echoed back: the URL may hold a password.
+        raise ConfigError(
+            f"{name}: malformed URL (expected postgresql://user[:password]@host[:port]/database"
+            " or sqlite:///path)"
+        ) from None
+    return url
 
 
 def _parse_redis_url(name: str, raw: str) -> str | None:
@@ -102,9 +117,11 @@ def _parse_rate_limit(name: str, raw: str) -> str:
     from limits import parse_many
 
     try:
-        parse_many(raw)
+        limits = parse_many(raw)
     except ValueError:
         raise ConfigError(f"{name}: expected a limit like '200 per minute', got {raw!r}") from None
+    if any(limit.amount < 1 for limit in limits):
+        raise ConfigError(f"{name}: a limit of 0 would refuse every request, got {raw!r}")
     return raw
 
 
@@ -152,20 +169,28 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "SENTRY_DSN": ("sentry_dsn", _parse_dsn),
 }
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
 
 
 def _load_or_create_secret(instance_path: Path) -> str:
     """Development only: keep one random key in the instance folder across restarts."""
     path = instance_path / SECRET_KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    try:
+        if path.exists():
+            key = path.read_text().strip()
+            if not key:
+                raise ConfigError(f"SECRET_KEY: {path} is empty (delete it to generate a new key)")
+            return key
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"SECRET_KEY: not set, and {path} cannot be used ({exc.strerror or exc})"
+        ) from None
     return key
 
 
@@ -189,6 +214,8 @@ def load_settings(
         if not raw_instance.strip():
             raise ConfigError("TANGENT_INSTANCE_PATH: expected a folder path, got an empty value")
         values["instance_path"] = Path(raw_instance).expanduser().resolve()
+        if values["instance_path"].exists() and not values["instance_path"].is_dir():
+            raise ConfigError(f"TANGENT_INSTANCE_PATH: {raw_instance!r} is not a folder")
     for var, (name, parse) in ENV_VARS.items():
         raw = environ.get(var)
         if raw is not None:

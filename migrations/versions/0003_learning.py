@@ -1,7 +1,7 @@
 """learning: courses, progress, quizzes, certificates
 
 Revision ID: 0003_learning
-Revises: 0002
+Revises: 0002_user_email_lowercase
 Create Date: 2026-11-21 23:15:35.939577
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_learning'
-down_revision = '0001_foundation'
+down_revision = '0002_user_email_lowercase'
 branch_labels = None
 depends_on = None
 

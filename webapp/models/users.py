@@ -20,10 +20,13 @@ class User(UserMixin, Base):
         CheckConstraint(check_in("role", ROLES), name="role"),
         CheckConstraint(check_in("status", STATUSES), name="status"),
         CheckConstraint("session_version >= 1", name="session_version_positive"),
+        # Emails are stored lower-cased, so the unique constraint on ``email`` is
+        # case-insensitive; this keeps a write that bypasses the service honest.
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Stored normalized (lower-cased), which makes the unique constraint case-insensitive.
+    # Stored normalized and lower-cased (see ck_user_email_lowercase).
     email: Mapped[str] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(80))
     role: Mapped[str] = mapped_column(String(16), default="learner")

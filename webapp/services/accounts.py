@@ -6,6 +6,7 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
@@ -82,7 +83,8 @@ def create_user(
     if role not in ROLES:
         raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
     name = clean_display_name(display_name or normalized.split("@", 1)[0])
-    if db.session.scalar(select(User.id).where(User.email == normalized)) is not None:
+    taken = select(User.id).where(User.email == normalized)
+    if db.session.scalar(taken) is not None:
         raise Conflict("An account with this email already exists.", field="email")
     user = User(
         email=normalized,
@@ -90,8 +92,16 @@ def create_user(
         role=role,
         password_hash=generate_password_hash(password),
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # A savepoint: if a concurrent registration took the email since the
+        # check above (possible on PostgreSQL), the caller's transaction survives
+        # and gets the same Conflict as a plain duplicate.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        if db.session.scalar(taken) is None:
+            raise
+        raise Conflict("An account with this email already exists.", field="email") from None
     record_audit(actor or user, "user.create", "user", user.id, {"email": [None, normalized],
                                                                    "role": [None, role]})
     record_security_event("registered", user=user, actor=actor, ip=ip)

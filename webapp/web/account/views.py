@@ -9,6 +9,7 @@ from webapp.extensions import db
 from webapp.services import accounts
 from webapp.services.exceptions import ValidationFailed
 from webapp.web.account.forms import PasswordForm, ProfileForm
+from webapp.web.auth import throttle
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -47,11 +48,25 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        # Wrong current passwords count against the same per-account budget as failed
+        # sign-ins, so a hijacked session cannot be used to guess the password.
+        attempt = throttle.attempt_for(user.email)
+        wait = throttle.retry_after(attempt)
+        if wait is not None:
+            minutes = max(1, round(wait / 60))
+            form.current_password.errors.append(
+                f"Too many wrong passwords. Try again in about {minutes} minute"
+                f"{'s' if minutes != 1 else ''}."
+            )
+            page, _status = _page(password=form)
+            return page, 429, {"Retry-After": str(wait)}
         try:
             accounts.change_password(
                 user, form.current_password.data, form.new_password.data, ip=request.remote_addr
             )
         except ValidationFailed as exc:
+            if exc.field == "current_password":
+                throttle.record_failure(attempt)
             getattr(form, exc.field or "new_password").errors.append(exc.message)
         else:
             db.session.commit()

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItem, parse
+from limits.strategies import RateLimiter
 
 from webapp.extensions import limiter
+from webapp.services import accounts
+from webapp.services.exceptions import ValidationFailed
 
 ACCOUNT_LIMIT: RateLimitItem = parse("5 per 15 minutes")
 IP_LIMIT: RateLimitItem = parse("30 per hour")
@@ -32,7 +35,7 @@ class Attempt:
     ip: str
     device: str | None  # nonce of a valid device cookie for this account
 
-    def keys(self) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    def buckets(self) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
         account = hashlib.sha256(self.email.encode()).hexdigest()[:32]
         bucket = f"device:{self.device}" if self.device else "shared"
@@ -40,6 +43,11 @@ class Attempt:
             (IP_LIMIT, (prefix, "login-ip", self.ip)),
             (ACCOUNT_LIMIT, (prefix, "login-account", account, bucket)),
         ]
+
+
+def _strategy() -> RateLimiter:
+    """The rate-limit strategy (storage and window) of the current app's limiter."""
+    return limiter.limiter
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -51,8 +59,15 @@ def _email_tag(email: str) -> str:
 
 
 def attempt_for(email: str) -> Attempt:
-    """Describe the current login attempt (email already normalized or as typed)."""
-    email = email.strip().lower()
+    """Describe the current login attempt, keyed on the email as accounts store it.
+
+    Keying on the raw text would give every spelling that signs in to the same
+    account (upper case, full-width letters in the domain) its own bucket.
+    """
+    try:
+        email = accounts.normalize_email(email)
+    except ValidationFailed:
+        email = email.strip().lower()
     device = None
     raw = request.cookies.get(DEVICE_COOKIE)
     if raw:
@@ -67,9 +82,9 @@ def attempt_for(email: str) -> Attempt:
 
 def retry_after(attempt: Attempt) -> int | None:
     """Seconds to wait when a limit is exhausted, else None."""
-    strategy = limiter.limiter
+    strategy = _strategy()
     waits = []
-    for item, key in attempt.keys():
+    for item, key in attempt.buckets():
         if not strategy.test(item, *key):
             stats = strategy.get_window_stats(item, *key)
             waits.append(max(1, int(stats.reset_time - time.time()) + 1))
@@ -77,15 +92,15 @@ def retry_after(attempt: Attempt) -> int | None:
 
 
 def record_failure(attempt: Attempt) -> None:
-    strategy = limiter.limiter
-    for item, key in attempt.keys():
+    strategy = _strategy()
+    for item, key in attempt.buckets():
         strategy.hit(item, *key)
 
 
 def clear_account(attempt: Attempt) -> None:
     """After a successful sign-in, forget this device's failures for the account."""
-    item, key = attempt.keys()[1]
-    limiter.limiter.clear(item, *key)
+    item, key = attempt.buckets()[1]
+    _strategy().clear(item, *key)
 
 
 def remember_device(response, email: str) -> None:

@@ -1,0 +1,148 @@
+"""Sessions: renewed at sign-in, ended by a password change or suspension; logout is POST."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import csrf_token, login
+from tests.factories import DEFAULT_PASSWORD, make_user
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import accounts
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def signed_in(client) -> bool:
+    response = client.get("/account/")
+    assert response.status_code in (200, 302)
+    return response.status_code == 200
+
+
+def set_status(app, email: str, status: str) -> None:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        accounts.set_status(user, status, actor=None, reason="test")
+        db.session.commit()
+
+
+@pytest.fixture
+def ada(app):
+    with app.app_context():
+        make_user("ada@example.org")
+
+
+def test_sign_in_starts_a_new_session(client, ada):
+    client.get("/login")
+    before = client.get_cookie("tangent_session").value
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+    planted = client.get_cookie("tangent_session").value
+
+    assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
+    after = client.get_cookie("tangent_session").value
+    assert after not in (before, planted)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+    assert signed_in(client)
+
+
+def test_changing_the_password_ends_other_sessions_but_keeps_this_one(app, client, ada):
+    laptop = app.test_client()
+    assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
+    assert login(laptop, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
+    assert signed_in(laptop)
+
+    response = client.post("/account/password", data={
+        "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD,
+        "csrf_token": csrf_token(client, "/account/"),
+    })
+    assert response.status_code == 303
+    page = client.get("/account/")
+    assert page.status_code == 200
+    assert "Other devices have been signed out" in page.get_data(as_text=True)
+    assert not signed_in(laptop)
+    assert login(laptop, "ada@example.org", DEFAULT_PASSWORD).status_code == 400
+    assert login(laptop, "ada@example.org", NEW_PASSWORD).status_code == 303
+
+
+def test_password_change_needs_the_current_password(client, ada):
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    response = client.post("/account/password", data={
+        "current_password": "not it at all", "new_password": NEW_PASSWORD,
+        "csrf_token": csrf_token(client, "/account/"),
+    })
+    assert response.status_code == 400
+    assert "The current password is not correct." in response.get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
+    assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize("status", ["suspended", "banned"])
+def test_suspension_or_ban_ends_every_session(app, client, ada, status):
+    phone = app.test_client()
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    login(phone, "ada@example.org", DEFAULT_PASSWORD)
+    set_status(app, "ada@example.org", status)
+    assert not signed_in(client)
+    assert not signed_in(phone)
+
+
+@pytest.mark.parametrize("status", ["suspended", "banned"])
+def test_suspended_or_banned_user_cannot_sign_in(app, client, ada, status):
+    set_status(app, "ada@example.org", status)
+    response = login(client, "ada@example.org", DEFAULT_PASSWORD)
+    assert response.status_code == 403
+    assert f"This account is {status}" in response.get_data(as_text=True)
+    assert not signed_in(client)
+
+
+def test_reactivated_user_can_sign_in_again(app, client, ada):
+    set_status(app, "ada@example.org", "suspended")
+    set_status(app, "ada@example.org", "active")
+    assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
+
+
+def test_logout_by_get_is_refused_with_a_page(client, ada):
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert "<title>Method not allowed · Tangent</title>" in response.get_data(as_text=True)
+    assert signed_in(client)
+
+
+def test_logout_by_post_signs_out(client, ada):
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
+    assert response.status_code == 303
+    assert "You are signed out." in client.get("/").get_data(as_text=True)
+    assert not signed_in(client)
+
+
+def test_account_page_requires_sign_in(client):
+    response = client.get("/account/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_wrong_current_passwords_are_throttled_per_account(app, client):
+    with app.app_context():
+        make_user("guess@example.org")
+    login(client, "guess@example.org", DEFAULT_PASSWORD)
+    token = csrf_token(client, "/account/")
+    statuses = [
+        client.post("/account/password", data={
+            "current_password": f"wrong-guess-{i}", "new_password": "a new password 123",
+            "csrf_token": token}).status_code
+        for i in range(6)
+    ]
+    assert statuses == [400] * 5 + [429]
+    # Even the right password waits now: the budget is spent.
+    response = client.post("/account/password", data={
+        "current_password": DEFAULT_PASSWORD, "new_password": "a new password 123",
+        "csrf_token": token})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many wrong passwords" in response.get_data(as_text=True)
