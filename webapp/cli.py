@@ -197,7 +197,7 @@ def users_list(limit: int) -> None:
 
 
 def load_demo(instance_path: Path) -> list[tuple[str, str, str | None]]:
-    """Create the demo users if missing; returns (email, role, password or None if unknown).
+    """Create the demo users and courses if missing; returns (email, role, password or None).
 
     Passwords come from $TANGENT_DEMO_PASSWORD when set; otherwise they are
     generated once and kept in the instance folder (mode 0600) so that later
@@ -225,6 +225,10 @@ def load_demo(instance_path: Path) -> list[tuple[str, str, str | None]]:
         candidates = [p for p in (fixed, saved.get(email)) if p]
         opens = next((p for p in candidates if check_password_hash(user.password_hash, p)), None)
         result.append((email, role, opens))
+    from webapp.services.demo import load_demo_content
+
+    # Courses are owned by the demo editor; one transaction with the users.
+    load_demo_content(accounts.find_user_by_email("editor@example.com"))
     db.session.commit()
     if not fixed:
         _write_demo_logins(saved_path, saved)
@@ -257,7 +261,7 @@ def _print_demo_logins(logins: list[tuple[str, str, str | None]]) -> None:
 @with_appcontext
 @_fail_on_domain_error
 def demo() -> None:
-    """Load demo users (and content); safe to run again."""
+    """Load demo users and courses; safe to run again."""
     logins = load_demo(Path(current_app.instance_path))
     _print_demo_logins(logins)
 

@@ -23,10 +23,10 @@ def vary(response):
     return response
 
 
-def render(page: str, partial: str, status: int = 200, **context):
+def render(page: str, partial: str, status_code: int = 200, **context):
     """Render ``partial`` for htmx fragment requests and ``page`` otherwise."""
     template = partial if is_partial() else page
-    response = make_response(render_template(template, **context), status)
+    response = make_response(render_template(template, **context), status_code)
     return vary(response)
 
 

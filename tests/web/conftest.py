@@ -103,7 +103,8 @@ def add_test_routes(application: Flask) -> None:
 
     @application.get("/_test/render")
     def _render():
-        return htmx.render("catalog/index.html", "catalog/_empty.html")
+        return htmx.render("errors/page.html", "errors/_error.html",
+                           status=200, title="Rendered", message="page or fragment")
 
     @application.get("/_test/redirect")
     def _redirect():

@@ -40,7 +40,7 @@ def test_render_gives_the_page_or_the_fragment_and_varies_on_hx_request(
     response = lab_client.get("/_test/render", headers=headers)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert 'id="catalog-empty"' in body
+    assert 'id="error-200"' in body
     assert ("<html" in body) is not fragment
     assert "HX-Request" in response.headers["Vary"]
 

@@ -81,7 +81,9 @@ class Choice(Base):
     """An option. For ordering questions ``position`` is the correct order."""
 
     __tablename__ = "choice"
-    __table_args__ = (UniqueConstraint("question_id", "position", name="uq_choice_question_position"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "position", name="uq_choice_question_position"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
@@ -96,7 +98,9 @@ class AcceptedAnswer(Base):
     """An accepted answer to a short-text question, compared case- and space-insensitively."""
 
     __tablename__ = "accepted_answer"
-    __table_args__ = (UniqueConstraint("question_id", "text", name="uq_accepted_answer_question_text"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "text", name="uq_accepted_answer_question_text"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))

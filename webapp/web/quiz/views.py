@@ -180,7 +180,8 @@ def _render_attempt(
     if partial is False:
         response = make_response(render_template("quiz/attempt.html", **context), status)
         return htmx.vary(response)
-    return htmx.render("quiz/attempt.html", "quiz/_attempt_form.html", status=status, **context)
+    return htmx.render("quiz/attempt.html", "quiz/_attempt_form.html", status_code=status,
+                       **context)
 
 
 # --- results ---------------------------------------------------------------------------------
