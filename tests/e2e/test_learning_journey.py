@@ -293,6 +293,32 @@ def test_typing_f_in_the_notes_does_not_toggle_focus_mode(
     browser_log.assert_clean()
 
 
+def test_sections_are_marked_done_in_focus_mode(
+    page: Page, browser_log: BrowserLog, app: Flask, account: Account
+) -> None:
+    journey = make_journey_course(app, account, enrolled=True)
+    sign_in(page, account.email, account.password)
+    page.goto(journey.lesson_path)
+    page.keyboard.press("f")
+    _expect_focus_mode(page, True)
+    page.evaluate("window.__sameDocument = true")
+    main = page.get_by_role("main")
+    for n in range(1, SECTIONS + 1):
+        expect(page.get_by_text(f"Section {n} of {SECTIONS}")).to_be_visible()
+        press(page, main.get_by_role("button", name="Mark as done"))
+        expect(_progress_text(page)).to_contain_text(f"{n} of {SECTIONS} sections")
+        expect(main.get_by_role("button", name="Mark as done")).to_have_count(0)
+        assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+        next_link = main.locator(".section-next")
+        if n < SECTIONS:
+            press(page, next_link)
+            _expect_focus_mode(page, True)
+            page.evaluate("window.__sameDocument = true")
+        else:
+            expect(next_link).to_have_text(re.compile("Back to the course"))
+    browser_log.assert_clean()
+
+
 def test_focus_query_works_without_javascript(no_js_page: Page, journey: Journey) -> None:
     page = no_js_page
     page.goto(f"{journey.lesson_path}?focus=1")
@@ -305,3 +331,32 @@ def test_focus_query_works_without_javascript(no_js_page: Page, journey: Journey
     expect(page.get_by_text(f"Section 2 of {SECTIONS}")).to_be_visible()
     page.get_by_role("button", name="Leave focus mode").click()
     _expect_focus_mode(page, False)
+
+
+def test_one_question_at_a_time_with_the_keyboard(
+    page: Page, browser_log: BrowserLog, app: Flask, account: Account
+) -> None:
+    journey = make_journey_course(app, account, enrolled=True)
+    sign_in(page, account.email, account.password)
+    page.goto(f"/quizzes/{journey.quiz_id}")
+    main = page.get_by_role("main")
+    press(page, main.get_by_role("button", name="Start, one question at a time"))
+    expect(main.get_by_text("Question 1 of 2")).to_be_visible()
+    choose_radio(page, main.get_by_label("True"))
+    page.evaluate("window.__sameDocument = true")
+    press(page, main.get_by_role("button", name="Next"))
+    expect(main.get_by_text("Question 2 of 2")).to_be_visible()
+    # htmx swapped only the form, and keyboard focus moved to the question now shown.
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    expect(main.locator("legend")).to_contain_text("bread rise")
+    expect(main.locator("legend")).to_be_focused()
+    choose_radio(page, main.get_by_label("Carbon dioxide"))
+    # The first answer rode along and is kept when going back.
+    press(page, main.get_by_role("button", name="Previous"))
+    expect(main.get_by_text("Question 1 of 2")).to_be_visible()
+    expect(main.get_by_label("True")).to_be_checked()
+    press(page, main.get_by_role("button", name="Next"))
+    expect(main.get_by_label("Carbon dioxide")).to_be_checked()
+    press(page, main.get_by_role("button", name="Submit answers"))
+    expect(main.locator(".result-score")).to_contain_text("Passed")
+    browser_log.assert_clean()
