@@ -252,16 +252,7 @@ def _one_to_many() -> list:
             if rel.direction is not ONETOMANY or rel.secondary is not None:
                 continue
             name = f"{mapper.class_.__name__}.{rel.key}"
-            marks = []
-            if "delete" not in rel.cascade:
-                # Known bug (models, not this file): with passive_deletes=True but no
-                # delete cascade, the ORM nulls the children's NOT NULL foreign key of
-                # an already-loaded collection instead of leaving it to ON DELETE CASCADE.
-                marks.append(pytest.mark.xfail(
-                    strict=True, raises=(IntegrityError, AssertionError),
-                    reason=f"{name} lacks cascade='all, delete-orphan': deleting a parent "
-                           "whose collection is loaded tries to NULL the children's key"))
-            params.append(pytest.param(mapper.class_, rel.key, id=name, marks=marks))
+            params.append(pytest.param(mapper.class_, rel.key, id=name))
     return params
 
 

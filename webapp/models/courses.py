@@ -83,7 +83,8 @@ class Course(Base):
     published_at: Mapped[datetime | None] = mapped_column(default=None)
 
     modules: Mapped[list[Module]] = relationship(
-        back_populates="course", order_by="Module.position", passive_deletes=True
+        back_populates="course", order_by="Module.position",
+        cascade="all, delete-orphan", passive_deletes=True,
     )
     tags: Mapped[list[Tag]] = relationship(secondary="course_tag", order_by="Tag.name")
     prerequisites: Mapped[list[Course]] = relationship(
@@ -107,7 +108,8 @@ class Module(Base):
 
     course: Mapped[Course] = relationship(back_populates="modules")
     lessons: Mapped[list[Lesson]] = relationship(
-        back_populates="module", order_by="Lesson.position", passive_deletes=True
+        back_populates="module", order_by="Lesson.position",
+        cascade="all, delete-orphan", passive_deletes=True,
     )
 
 
@@ -139,7 +141,8 @@ class Lesson(Base):
     module: Mapped[Module] = relationship(back_populates="lessons")
     course: Mapped[Course] = relationship()
     sections: Mapped[list[Section]] = relationship(
-        back_populates="lesson", order_by="Section.position", passive_deletes=True
+        back_populates="lesson", order_by="Section.position",
+        cascade="all, delete-orphan", passive_deletes=True,
     )
 
     __mapper_args__ = {"version_id_col": version}

@@ -44,7 +44,8 @@ class Quiz(Base):
     max_attempts: Mapped[int | None] = mapped_column(Integer, default=None)
 
     questions: Mapped[list[Question]] = relationship(
-        back_populates="quiz", order_by="Question.position", passive_deletes=True
+        back_populates="quiz", order_by="Question.position",
+        cascade="all, delete-orphan", passive_deletes=True,
     )
 
 
@@ -72,9 +73,12 @@ class Question(Base):
 
     quiz: Mapped[Quiz] = relationship(back_populates="questions")
     choices: Mapped[list[Choice]] = relationship(
-        back_populates="question", order_by="Choice.position", passive_deletes=True
+        back_populates="question", order_by="Choice.position",
+        cascade="all, delete-orphan", passive_deletes=True,
     )
-    accepted_answers: Mapped[list[AcceptedAnswer]] = relationship(passive_deletes=True)
+    accepted_answers: Mapped[list[AcceptedAnswer]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Choice(Base):
@@ -132,7 +136,7 @@ class Attempt(Base):
     max_score: Mapped[int] = mapped_column(Integer, default=0)
     passed: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
-    answers: Mapped[list[Answer]] = relationship(passive_deletes=True)
+    answers: Mapped[list[Answer]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class Answer(Base):
@@ -152,7 +156,7 @@ class Answer(Base):
     points: Mapped[int] = mapped_column(Integer, default=0)
 
     selections: Mapped[list[AnswerChoice]] = relationship(
-        order_by="AnswerChoice.position", passive_deletes=True
+        order_by="AnswerChoice.position", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
