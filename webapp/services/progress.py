@@ -169,6 +169,14 @@ def _section_with_lesson(section_id: int) -> Section:
     return section
 
 
+def _next_section(section: Section) -> Section | None:
+    return db.session.scalar(
+        select(Section)
+        .where(Section.lesson_id == section.lesson_id, Section.position > section.position)
+        .order_by(Section.position).limit(1)
+    )
+
+
 def _lesson_progress(user: User, lesson: Lesson) -> LessonProgress:
     row = db.session.scalar(
         select(LessonProgress).where(LessonProgress.user_id == user.id,
@@ -215,19 +223,17 @@ def complete_section(user: User, section_id: int) -> SectionState:
                     course_id=lesson.course_id, status="completed", completed_at=now,
                 ))
         except IntegrityError:
-            pass_through = db.session.scalar(
+            # A concurrent request completed it first; anything else is a real error.
+            recorded = db.session.scalar(
                 select(SectionProgress.id).where(SectionProgress.user_id == user.id,
                                                  SectionProgress.section_id == section.id)
             )
-            if pass_through is None:
+            if recorded is None:
                 raise
     elif existing.status != "completed":
         existing.status, existing.completed_at = "completed", now
 
-    next_section = db.session.scalar(
-        select(Section).where(Section.lesson_id == lesson.id, Section.position > section.position)
-        .order_by(Section.position).limit(1)
-    )
+    next_section = _next_section(section)
     record_position(user, next_section or section)
 
     remaining = db.session.scalar(
@@ -262,10 +268,7 @@ def section_state(user: User, section_id: int) -> SectionState:
     section = _section_with_lesson(section_id)
     lesson = section.lesson
     done = section.id in completed_section_ids(user, [lesson.id])
-    next_section = db.session.scalar(
-        select(Section).where(Section.lesson_id == lesson.id, Section.position > section.position)
-        .order_by(Section.position).limit(1)
-    )
+    next_section = _next_section(section)
     states = lesson_states(user, lesson.course_id)
     return SectionState(
         section=section, lesson=lesson, done=done,
