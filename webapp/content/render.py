@@ -27,7 +27,7 @@ from pygments.util import ClassNotFound
 
 from webapp.content.sanitize import POLICY_VERSION, clean
 
-RENDERER_VERSION = f"r1-{POLICY_VERSION}"
+RENDERER_VERSION = f"r2-{POLICY_VERSION}"
 CALLOUT_KINDS = ("tip", "note", "warning")
 _CALLOUT_OPEN = re.compile(r'^\s*<Callout(?:\s+kind="(?P<kind>[a-z]+)")?\s*>\s*$')
 _CALLOUT_CLOSE = re.compile(r"^\s*</Callout>\s*$")
@@ -56,7 +56,10 @@ def _render_fence(self, tokens, idx, _options, _env) -> str:
 def _callout_render(self, tokens, idx, _options, _env):
     token = tokens[idx]
     if token.nesting == 1:
-        kind = token.info.strip().split(" ", 1)[-1] or "note"
+        # The info string is author text (``::: callout …`` can be typed directly):
+        # only a known kind reaches the markup, never the text itself.
+        words = token.info.split()
+        kind = words[1] if len(words) == 2 and words[1] in CALLOUT_KINDS else "note"
         label = kind.capitalize()
         return f'<aside class="callout callout-{kind}" role="note" aria-label="{label}">\n'
     return "</aside>\n"
