@@ -11,7 +11,7 @@ import math
 import sqlite3
 import time
 
-from flask import Flask, g, make_response, render_template, request
+from flask import Flask, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -58,13 +58,10 @@ def render_error(status: int, message: str | None = None, headers: dict | None =
         "message": message or MESSAGES.get(status, ""),
     }
     # Boosted navigation and history restores swap the whole page, so they get it.
+    response = htmx.render("errors/page.html", "errors/_error.html", status_code=status,
+                           **context)
     if htmx.is_partial():
-        response = htmx.retarget(
-            _response(render_template("errors/_error.html", **context), status), "#flash"
-        )
-    else:
-        response = _response(render_template("errors/page.html", **context), status)
-    htmx.vary(response)
+        htmx.retarget(response, "#flash")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -89,10 +86,6 @@ def _resolve_user() -> None:
     except DBAPIError:
         _rollback()
         _signed_out_view()
-
-
-def _response(body: str, status: int):
-    return make_response(body, status)
 
 
 def _integrity_status(exc: IntegrityError) -> int:

@@ -177,13 +177,6 @@ def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
     return prev, nxt
 
 
-def course_section_count(course_id: int) -> int:
-    return db.session.scalar(
-        select(func.count(Section.id)).join(Lesson, Lesson.id == Section.lesson_id)
-        .where(Lesson.course_id == course_id)
-    ) or 0
-
-
 # --- writing content (demo loader, factories, later the editor) --------------------
 
 

@@ -251,30 +251,17 @@ def complete_section(user: User, section_id: int) -> SectionState:
 
     from webapp.services.quizzes import maybe_issue_certificate
 
-    certificate = maybe_issue_certificate(user, lesson.course_id)
+    course_now = course_progress(user, lesson.course_id)
+    # Only the click that completes the course can earn the certificate.
+    certificate = maybe_issue_certificate(user, lesson.course_id) if course_now.complete else None
     return SectionState(
         section=section,
         lesson=lesson,
         done=True,
         lesson_done=row.status == "completed",
-        progress=course_progress(user, lesson.course_id),
+        progress=course_now,
         certificate=certificate,
         next_section=next_section,
-    )
-
-
-def section_state(user: User, section_id: int) -> SectionState:
-    """The state of one section for rendering its controls."""
-    section = _section_with_lesson(section_id)
-    lesson = section.lesson
-    done = section.id in completed_section_ids(user, [lesson.id])
-    next_section = _next_section(section)
-    states = lesson_states(user, lesson.course_id)
-    return SectionState(
-        section=section, lesson=lesson, done=done,
-        lesson_done=states.get(lesson.id) == "completed",
-        progress=course_progress(user, lesson.course_id),
-        certificate=None, next_section=next_section,
     )
 
 

@@ -256,11 +256,6 @@ def get_attempt_question(user: User, attempt_id: int, question_id: int) -> Quest
     return question
 
 
-def check_answer(user: User, attempt_id: int, question_id: int, raw: Sequence[str]) -> Graded:
-    """Immediate feedback for one question of the learner's open attempt (writes nothing)."""
-    return grade_question(get_attempt_question(user, attempt_id, question_id), raw)
-
-
 @dataclass(frozen=True)
 class SubmitResult:
     attempt: Attempt
