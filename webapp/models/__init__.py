@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
 from webapp.models.audit import AuditEvent, SecurityEvent
+from webapp.models.authoring import CourseEditor, CourseRevision, LessonRevision
 from webapp.models.base import Base
 from webapp.models.courses import (
     Course,
@@ -41,11 +42,14 @@ __all__ = [
     "Certificate",
     "Choice",
     "Course",
+    "CourseEditor",
     "CoursePrerequisite",
+    "CourseRevision",
     "CourseTag",
     "Enrollment",
     "Lesson",
     "LessonProgress",
+    "LessonRevision",
     "Module",
     "Note",
     "Question",

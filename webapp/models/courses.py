@@ -77,6 +77,9 @@ class Course(Base):
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
+    # The metadata and outline version an edit form started from. Bumped by the
+    # authoring services (a compare-and-set UPDATE), not on every row update, so
+    # a learner-facing change such as an estimate refresh is never a conflict.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -93,8 +96,6 @@ class Course(Base):
         secondaryjoin="Course.id == CoursePrerequisite.prerequisite_id",
         order_by="Course.title",
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Module(Base):
@@ -135,6 +136,9 @@ class Lesson(Base):
     # that made it, so ``tangent content rerender`` knows what to rebuild.
     renderer_version: Mapped[str] = mapped_column(String(32), default="")
     estimated_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    # The content version (title + source): each save bumps it with a
+    # compare-and-set UPDATE and records a ``LessonRevision`` holding the delta.
+    # Outline moves do not bump it, so reordering never conflicts with an edit.
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -144,8 +148,6 @@ class Lesson(Base):
         back_populates="lesson", order_by="Section.position",
         cascade="all, delete-orphan", passive_deletes=True,
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Section(Base):

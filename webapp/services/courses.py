@@ -11,9 +11,15 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from webapp.content.render import RENDERER_VERSION, render_sections, slugify
+from webapp.content.diff import make_delta
+from webapp.content.render import (
+    RENDERER_VERSION,
+    RenderedSection,
+    render_sections,
+    slugify,
+)
 from webapp.extensions import db
-from webapp.models import Course, CourseTag, Lesson, Module, Section, Tag, User
+from webapp.models import Course, CourseTag, Lesson, LessonRevision, Module, Section, Tag, User
 from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.services.audit import record_audit
@@ -280,17 +286,21 @@ def add_lesson(
     db.session.add(lesson)
     db.session.flush()
     set_lesson_source(actor, lesson, source, estimated_minutes=estimated_minutes)
+    # The first revision: every later version can be rebuilt back to this one.
+    db.session.add(LessonRevision(
+        lesson_id=lesson.id, version=lesson.version, kind="create",
+        actor_id=actor.id if actor else None,
+        delta={"title": [None, lesson.title], "source": make_delta("", source)},
+    ))
+    db.session.flush()
     return lesson
 
 
 WORDS_PER_MINUTE = 200
 
 
-def set_lesson_source(
-    actor: User | None, lesson: Lesson, source: str, *, estimated_minutes: int | None = None
-) -> None:
-    """Store the source, render + sanitize it into sections, keep unchanged sections' rows."""
-    rendered = render_sections(source, lesson.title)
+def store_sections(lesson: Lesson, rendered: Sequence[RenderedSection]) -> None:
+    """Write rendered sections; rows whose key survives keep their id (and progress)."""
     existing = {s.key: s for s in db.session.scalars(
         select(Section).where(Section.lesson_id == lesson.id)
     )}
@@ -298,6 +308,8 @@ def set_lesson_source(
     stale = [s.id for key, s in existing.items() if key not in keep]
     if stale:
         db.session.execute(delete(Section).where(Section.id.in_(stale)))
+        for key in [key for key in existing if key not in keep]:
+            db.session.expunge(existing.pop(key))
     for position, part in enumerate(rendered, start=1):
         section = existing.get(part.key)
         if section is None:
@@ -305,6 +317,15 @@ def set_lesson_source(
                                    title=part.title[:200], html=part.html))
         else:
             section.position, section.title, section.html = position, part.title[:200], part.html
+    db.session.flush()
+    db.session.expire(lesson, ["sections"])
+
+
+def set_lesson_source(
+    actor: User | None, lesson: Lesson, source: str, *, estimated_minutes: int | None = None
+) -> None:
+    """Store the source, render + sanitize it into sections, keep unchanged sections' rows."""
+    store_sections(lesson, render_sections(source, lesson.title))
     before = lesson.source
     lesson.source = source
     lesson.renderer_version = RENDERER_VERSION
