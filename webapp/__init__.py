@@ -214,6 +214,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.web.account.views import bp as account_bp
     from webapp.web.auth.views import bp as auth_bp
     from webapp.web.catalog.views import bp as catalog_bp
+    from webapp.web.editor import bp as editor_bp
     from webapp.web.learn.views import bp as learn_bp
     from webapp.web.main.views import bp as main_bp
     from webapp.web.quiz.views import bp as quiz_bp
@@ -224,3 +225,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(quiz_bp)
+    app.register_blueprint(editor_bp)

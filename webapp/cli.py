@@ -193,6 +193,114 @@ def users_list(limit: int) -> None:
         click.echo(f"{user.id:>6}  {user.role:<8} {user.status:<10} {user.email}")
 
 
+# --- content ---------------------------------------------------------------
+
+
+@cli.group()
+def content() -> None:
+    """Export and import course packages; re-render stored lesson HTML."""
+
+
+def _course_by_slug(slug: str):
+    from webapp.extensions import db
+    from webapp.models import Course
+
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        raise click.ClickException(f"no course with slug {slug!r}")
+    return course
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+@content.command("export")
+@click.argument("course_slug")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the zip (default: COURSE_SLUG.zip here).")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@with_appcontext
+@_fail_on_domain_error
+def content_export(course_slug: str, output: Path | None, force: bool) -> None:
+    """Write the course COURSE_SLUG (any status) as a course package."""
+    from webapp.services import packages
+
+    course = _course_by_slug(course_slug)
+    output = output or Path(f"{course.slug}.zip")
+    data = packages.export_course(course)
+    try:
+        with open(output, "wb" if force else "xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        raise click.ClickException(f"{output} exists; use --force to overwrite it") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"Exported {course.slug} to {output} ({len(data):,} bytes).")
+
+
+@content.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "email", required=True, metavar="EMAIL",
+              help="The editor or admin account that owns the import.")
+@click.option("--replace", "replace_slug", metavar="COURSE_SLUG",
+              help="Replace this draft course instead of creating a new one.")
+@with_appcontext
+@_fail_on_domain_error
+def content_import(file: Path, email: str, replace_slug: str | None) -> None:
+    """Import the course package FILE as a new draft (or into a draft with --replace)."""
+    from webapp.extensions import db
+    from webapp.services import authoring, packages
+
+    actor = _user_by_email(email)
+    if actor.role not in authoring.EDITOR_ROLES:
+        raise click.ClickException(f"{actor.email} is a {actor.role}; imports need an editor "
+                                   "or admin account")
+    course = _course_by_slug(replace_slug) if replace_slug else None
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(packages.MAX_PACKAGE_BYTES + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        package = packages.read_package(data)
+    except packages.PackageInvalid as exc:
+        report = "\n".join(f"  - {problem}" for problem in exc.problems)
+        raise click.ClickException(f"{file}: {exc.message}\n{report}") from None
+    if course is None:
+        course = packages.import_new(actor, package)
+        note = f" (the slug {package.slug!r} was taken)" if course.slug != package.slug else ""
+        verb = f"Imported {file} as the new draft {course.slug}{note}"
+    else:
+        packages.replace_draft(actor, course, package)
+        verb = f"Replaced the draft {course.slug} from {file}"
+    db.session.commit()
+    click.echo(f"{verb}: {_plural(len(package.modules), 'module')}, "
+               f"{_plural(len(package.lessons), 'lesson')}, "
+               f"{_plural(len(package.quizzes), 'quiz', 'quizzes')}.")
+
+
+@content.command("rerender")
+@click.option("--all", "everything", is_flag=True,
+              help="Re-render every lesson, not only those made by an older renderer.")
+@with_appcontext
+@_fail_on_domain_error
+def content_rerender(everything: bool) -> None:
+    """Rebuild stored lesson HTML after a renderer or sanitizer change, in batches."""
+    from webapp.extensions import db
+    from webapp.services import authoring
+
+    total, last = 0, 0
+    while True:
+        done = authoring.rerender_lessons(everything=everything, after_id=last)
+        if not done:
+            break
+        db.session.commit()
+        total += len(done)
+        last = done[-1]
+    click.echo(f"Re-rendered {_plural(total, 'lesson')}.")
+
+
 # --- demo ------------------------------------------------------------------
 
 

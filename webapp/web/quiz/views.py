@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, flash, make_response, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -55,6 +55,13 @@ def _render_show(quiz: Quiz, course: Course, *, error: str | None = None, status
         "quiz/show.html", quiz=quiz, course=course, course_url=course_url(course),
         record=record, enrolled=enrolled, can_start=can_start, error=error,
     ), status
+
+
+@bp.get("/courses/<course_slug>/quizzes/<key>")
+def by_key(course_slug: str, key: str):
+    """Where ``<Quiz id="key"/>`` in a lesson links to (a relative link from the lesson)."""
+    quiz = quizzes.get_published_quiz_by_key(course_slug, key)
+    return redirect(url_for(".show", quiz_id=quiz.id), 303)
 
 
 @bp.post("/quizzes/<int:quiz_id>/start")
