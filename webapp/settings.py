@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,6 +52,30 @@ class Settings:
     log_format: str = "json"
     sentry_dsn: str | None = None
     rate_limit_key_prefix: str = "tangent"
+    # --- background jobs and AI / TTS providers (README, "AI drafting and narration") ---
+    job_workers: int = 2
+    job_stale_seconds: int = 120
+    ai_provider: str = "scaffold"
+    ai_base_url: str = "https://api.openai.com/v1"
+    ai_api_key: str | None = None
+    ai_model: str = "gpt-4o-mini"
+    ai_timeout: int = 60
+    ai_max_retries: int = 3
+    # Prices per million tokens, used when the provider does not report the cost.
+    ai_price_input: Decimal = Decimal(0)
+    ai_price_output: Decimal = Decimal(0)
+    tts_provider: str = "auto"
+    tts_base_url: str = "https://api.openai.com/v1"
+    tts_api_key: str | None = None
+    tts_model: str = "gpt-4o-mini-tts"
+    tts_voice: str = ""
+    # Price per million characters of text sent to the speech provider.
+    tts_price: Decimal = Decimal(0)
+    ai_requests_per_minute: int = 3
+    ai_daily_requests: int = 20
+    # Monthly spend caps in the providers' currency; 0 means no cap.
+    ai_monthly_budget: Decimal = Decimal(0)
+    ai_course_monthly_budget: Decimal = Decimal(0)
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,6 +87,31 @@ class Settings:
 
 
 # variable name -> (field name, parser)
+def _parse_decimal(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name}: expected a decimal number like 0.15, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name}: expected a number >= 0, got {raw!r}")
+    return value
+
+
+def _parse_http_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: expected an http(s) URL like https://api.openai.com/v1, "
+                          f"got {raw!r}")
+    return raw.strip().rstrip("/")
+
+
+def _parse_text(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value or len(value) > 200:
+        raise ConfigError(f"{name}: expected a non-empty value of at most 200 characters")
+    return value
+
+
 def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
     try:
         value = int(raw)
@@ -167,6 +217,26 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "LOG_LEVEL": ("log_level", _parse_log_level),
     "LOG_FORMAT": ("log_format", _parse_choice(("json", "text"))),
     "SENTRY_DSN": ("sentry_dsn", _parse_dsn),
+    "TANGENT_JOB_WORKERS": ("job_workers", lambda n, r: _parse_int(n, r, 1)),
+    "TANGENT_JOB_STALE_SECONDS": ("job_stale_seconds", lambda n, r: _parse_int(n, r, 10)),
+    "TANGENT_AI_PROVIDER": ("ai_provider", _parse_choice(("scaffold", "openai"))),
+    "TANGENT_AI_BASE_URL": ("ai_base_url", _parse_http_url),
+    "TANGENT_AI_API_KEY": ("ai_api_key", lambda name, raw: raw.strip() or None),
+    "TANGENT_AI_MODEL": ("ai_model", _parse_text),
+    "TANGENT_AI_TIMEOUT": ("ai_timeout", lambda n, r: _parse_int(n, r, 1)),
+    "TANGENT_AI_MAX_RETRIES": ("ai_max_retries", _parse_int),
+    "TANGENT_AI_PRICE_INPUT": ("ai_price_input", _parse_decimal),
+    "TANGENT_AI_PRICE_OUTPUT": ("ai_price_output", _parse_decimal),
+    "TANGENT_TTS_PROVIDER": ("tts_provider", _parse_choice(("auto", "espeak", "openai", "none"))),
+    "TANGENT_TTS_BASE_URL": ("tts_base_url", _parse_http_url),
+    "TANGENT_TTS_API_KEY": ("tts_api_key", lambda name, raw: raw.strip() or None),
+    "TANGENT_TTS_MODEL": ("tts_model", _parse_text),
+    "TANGENT_TTS_VOICE": ("tts_voice", lambda name, raw: raw.strip()[:80]),
+    "TANGENT_TTS_PRICE": ("tts_price", _parse_decimal),
+    "TANGENT_AI_REQUESTS_PER_MINUTE": ("ai_requests_per_minute", lambda n, r: _parse_int(n, r, 1)),
+    "TANGENT_AI_DAILY_REQUESTS": ("ai_daily_requests", lambda n, r: _parse_int(n, r, 1)),
+    "TANGENT_AI_MONTHLY_BUDGET": ("ai_monthly_budget", _parse_decimal),
+    "TANGENT_AI_COURSE_MONTHLY_BUDGET": ("ai_course_monthly_budget", _parse_decimal),
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret

@@ -12,6 +12,7 @@ from webapp.models.courses import (
     Section,
     Tag,
 )
+from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
 from webapp.models.progress import (
     Bookmark,
     Certificate,
@@ -36,6 +37,7 @@ __all__ = [
     "Answer",
     "AnswerChoice",
     "Attempt",
+    "AudioAsset",
     "AuditEvent",
     "Base",
     "Bookmark",
@@ -47,11 +49,13 @@ __all__ = [
     "CourseRevision",
     "CourseTag",
     "Enrollment",
+    "GenerationJob",
     "Lesson",
     "LessonProgress",
     "LessonRevision",
     "Module",
     "Note",
+    "ProviderCall",
     "Question",
     "Quiz",
     "Section",

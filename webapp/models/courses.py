@@ -84,6 +84,11 @@ class Course(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Provenance of AI-generated content (None when a person wrote it).
+    ai_provider: Mapped[str | None] = mapped_column(String(40), default=None)
+    ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
+    ai_prompt_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    ai_generated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     modules: Mapped[list[Module]] = relationship(
         back_populates="course", order_by="Module.position",
@@ -141,6 +146,11 @@ class Lesson(Base):
     # Outline moves do not bump it, so reordering never conflicts with an edit.
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Provenance of AI-generated content (None when a person wrote it).
+    ai_provider: Mapped[str | None] = mapped_column(String(40), default=None)
+    ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
+    ai_prompt_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    ai_generated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     module: Mapped[Module] = relationship(back_populates="lessons")
     course: Mapped[Course] = relationship()
