@@ -56,6 +56,11 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
         _init_sentry(settings)
     _init_extensions(app, settings)
 
+    from webapp.jobs import init_queue
+    from webapp.services import drafts  # noqa: F401  (registers the job pipelines)
+
+    init_queue(app, settings)
+
     from webapp.security import install_security_headers
 
     install_security_headers(app, https=settings.https)

@@ -20,8 +20,13 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
-def serve_app(app: Flask, *, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve until interrupted. Access logs come from the app (with request ids)."""
+def serve_app(app: Flask, *, host: str, port: int, workers: int, threads: int,
+              job_workers: int = 0) -> None:
+    """Serve until interrupted. Access logs come from the app (with request ids).
+
+    With ``job_workers``, each gunicorn worker process also runs that many job
+    threads (the embedded setup: no separate ``tangent worker`` needed).
+    """
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
@@ -36,4 +41,18 @@ def serve_app(app: Flask, *, host: str, port: int, workers: int, threads: int) -
         "proc_name": "tangent",
         "forwarded_allow_ips": "127.0.0.1,::1",
     }
+    if job_workers:
+        consumers = []
+
+        def post_worker_init(_worker) -> None:
+            from webapp.jobs import start_embedded_consumer
+
+            consumers.append(start_embedded_consumer(app, job_workers))
+
+        def worker_exit(_server, _worker) -> None:
+            for consumer in consumers:
+                consumer.stop(graceful=True)
+
+        options["post_worker_init"] = post_worker_init
+        options["worker_exit"] = worker_exit
     _Gunicorn(app, options).run()

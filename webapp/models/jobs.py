@@ -36,7 +36,8 @@ ACTIVE_STATUSES = ("queued", "running")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 CALL_KINDS = ("text", "speech")
 COST_SOURCES = ("reported", "configured", "free")
-MONEY = Numeric(14, 6)
+# Ten decimal places: a few tokens at a per-million price are fractions of a cent.
+MONEY = Numeric(18, 10)
 _ACTIVE_SQL = text("status IN ('queued', 'running')")
 
 

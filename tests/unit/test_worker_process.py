@@ -1,0 +1,192 @@
+"""`tangent worker` as real processes: killed in the middle of a course draft and started
+again, the draft completes with no duplicated lessons and no double-counted cost; and
+two processes asking for the same topic at once create one job.
+
+The AI provider is the fake OpenAI-compatible server on 127.0.0.1. Both tests use
+their own instance folder with a SQLite database and huey's SQLite queue, the
+embedded set-up (the thread-based race test in test_jobs.py covers PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import ReceivedRequest, Reply, chat_reply, fake_openai_server
+from tests.unit.test_commands import TANGENT, env, tangent  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.skipif(TANGENT is None,
+                                reason="the tangent console script is not installed")
+
+OUTLINE = {
+    "title": "Knots for sailors", "summary": "Tie the knots a sailor needs.",
+    "level": "beginner",
+    "modules": [
+        {"title": "Basics", "lessons": [{"title": "The reef knot", "goal": "Tie a reef knot."},
+                                        {"title": "The bowline", "goal": "Tie a bowline."}]},
+        {"title": "Hitches", "lessons": [{"title": "Clove hitch", "goal": "Tie a clove hitch."},
+                                         {"title": "Round turn", "goal": "Make a round turn."}]},
+    ],
+}
+QUIZ = {"questions": [{"kind": "single", "prompt": "Which knot joins two ropes?",
+                       "explanation": "The reef knot joins two ends.",
+                       "choices": [{"text": "Reef knot", "correct": True},
+                                   {"text": "Clove hitch", "correct": False}]}]}
+LESSON_DELAY = 1.2
+PROMPT_TOKENS, COMPLETION_TOKENS = 12, 34
+# TANGENT_AI_PRICE_INPUT=1 and _OUTPUT=2 per million tokens.
+COST_PER_CALL = Decimal(PROMPT_TOKENS * 1 + COMPLETION_TOKENS * 2) / Decimal(1_000_000)
+
+
+def reply_for(request: ReceivedRequest) -> Reply:
+    """Answer by what the prompt asks for: an outline, a lesson or a quiz."""
+    prompt = request.json()["messages"][-1]["content"]
+    if "<topic>" in prompt and '"modules"' in prompt:
+        return chat_reply(OUTLINE, prompt_tokens=PROMPT_TOKENS,
+                          completion_tokens=COMPLETION_TOKENS)
+    if '"questions"' in prompt:
+        return chat_reply(QUIZ, prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS)
+    title = next((line for line in prompt.splitlines() if line.strip()), "Lesson")[:40]
+    return chat_reply({"markdown": f"Intro to {title}.\n\n## Practice\n\nTie it twice.\n"},
+                      prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS,
+                      delay=LESSON_DELAY)
+
+
+def query(db_path: Path, sql: str, *args):
+    connection = sqlite3.connect(db_path, timeout=10)
+    try:
+        return connection.execute(sql, args).fetchall()
+    finally:
+        connection.close()
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+REQUEST_SCRIPT = """
+import sys, time
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import jobs
+app = create_app()
+start = float(sys.argv[1])
+with app.app_context():
+    user = db.session.scalar(db.select(User).filter_by(email="ed@example.org"))
+    time.sleep(max(0.0, start - time.time()))
+    job, created = jobs.request_course_draft(user, topic=sys.argv[2], level="beginner")
+    db.session.commit()
+    if created:
+        jobs.enqueue(job.id)
+    print(job.id, created)
+"""
+
+
+def request_draft(worker_env: dict[str, str], topic: str, start: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", REQUEST_SCRIPT, str(start), topic],
+                            env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.fixture
+def instance(env, tmp_path):  # noqa: F811 - the imported fixture
+    assert tangent("db", "upgrade", env=env).returncode == 0
+    created = tangent("users", "create", "ed@example.org", "--role", "editor", "--password",
+                      "a long enough password", env=env)
+    assert created.returncode == 0, created.stderr
+    return env, tmp_path / "instance" / "tangent.db"
+
+
+def test_two_processes_asking_for_one_topic_create_one_job(instance):
+    worker_env, db_path = instance
+    start = time.time() + 2.0  # both processes have imported the app by then
+    processes = [request_draft(worker_env, "Knots for sailors", start) for _ in range(2)]
+    outputs = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
+    answers = sorted(out.split() for out, _ in outputs)
+    assert answers[0][0] == answers[1][0]  # the same job id
+    assert sorted(created for _, created in answers) == ["False", "True"]
+    assert query(db_path, "SELECT count(*) FROM generation_job") == [(1,)]
+
+
+def test_killing_the_worker_mid_draft_then_restarting_completes_it_once(instance, tmp_path):
+    worker_env, db_path = instance
+    with fake_openai_server() as server:
+        server.always(reply_for)
+        worker_env = {**worker_env, "TANGENT_AI_PROVIDER": "openai",
+                      "TANGENT_AI_BASE_URL": server.url, "TANGENT_AI_MODEL": "fake-model",
+                      "TANGENT_AI_PRICE_INPUT": "1", "TANGENT_AI_PRICE_OUTPUT": "2",
+                      "TANGENT_JOB_STALE_SECONDS": "10"}
+        requested = request_draft(worker_env, "Knots for sailors", time.time())
+        out, err = requested.communicate(timeout=60)
+        assert requested.returncode == 0, err
+        job_id = int(out.split()[0])
+
+        def start_worker(name: str) -> subprocess.Popen:
+            with (tmp_path / f"{name}.log").open("w") as log:
+                return subprocess.Popen([TANGENT, "worker", "--workers", "1"], env=worker_env,
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+
+        first = start_worker("first")
+        try:
+            # Outline and the first lesson are committed; the second lesson is in flight.
+            wait_for(lambda: query(db_path, "SELECT step_index FROM generation_job")[0][0] >= 2,
+                     60, "the first lesson")
+            time.sleep(LESSON_DELAY / 2)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        status, step_index = query(db_path, "SELECT status, step_index FROM generation_job")[0]
+        assert status == "running" and step_index < 6
+        lessons_before = query(db_path, "SELECT count(*) FROM lesson")[0][0]
+
+        time.sleep(11)  # the dead worker's heartbeat goes stale
+        second = start_worker("second")
+        try:
+            wait_for(lambda: query(db_path, "SELECT status FROM generation_job")[0][0]
+                     in ("succeeded", "failed"), 90, "the resumed draft")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            try:
+                second.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                second.kill()
+        requests_made = len(server.requests)
+
+    job = query(db_path, "SELECT status, error, attempts, cost, course_id, step_count "
+                         "FROM generation_job WHERE id = ?", job_id)[0]
+    assert job[0] == "succeeded", (job, (tmp_path / "second.log").read_text()[-2000:])
+    assert job[2] == 2 and job[5] == 6  # outline, 4 lessons, quiz
+    titles = [t for (t,) in query(db_path, "SELECT title FROM lesson WHERE course_id = ? "
+                                           "ORDER BY position", job[4])]
+    assert titles == ["The reef knot", "The bowline", "Clove hitch", "Round turn"]
+    assert 1 <= lessons_before < 4
+    calls = query(db_path, "SELECT call_key, cost FROM provider_call WHERE job_id = ?", job_id)
+    # One recorded call per committed step; the call cut off by the kill is not in the
+    # ledger, and nothing was counted twice.
+    assert len(calls) == 6 and len({key for key, _ in calls}) == 6
+    total = sum(Decimal(str(cost)) for _, cost in calls)
+    assert total == 6 * COST_PER_CALL
+    assert Decimal(str(job[3])) == total
+    assert requests_made in (6, 7)
+    quiz = query(db_path, "SELECT count(*) FROM quiz WHERE course_id = ?", job[4])
+    assert quiz == [(1,)]
+    assert json.loads(query(db_path, "SELECT state FROM generation_job")[0][0])["quiz_id"]
+    assert not os.path.exists(tmp_path / "instance" / "audio")
