@@ -144,6 +144,23 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def settings_override(app: Flask):
+    """``settings_override(ai_daily_requests=1, …)`` changes the shared app's settings
+    for one test; they are restored afterwards."""
+    from dataclasses import replace
+
+    from webapp import get_settings
+
+    original = get_settings(app)
+
+    def apply(**changes) -> None:
+        app.extensions["tangent.settings"] = replace(original, **changes)
+
+    yield apply
+    app.extensions["tangent.settings"] = original
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

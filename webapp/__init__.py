@@ -57,7 +57,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     _init_extensions(app, settings)
 
     from webapp.jobs import init_queue
-    from webapp.services import drafts  # noqa: F401  (registers the job pipelines)
+    from webapp.services import branches, drafts, narration  # noqa: F401  (job pipelines)
 
     init_queue(app, settings)
 
@@ -98,6 +98,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         WTF_CSRF_SSL_STRICT=settings.https,
+        TANGENT_AUDIO_OFFLOAD=settings.audio_offload,
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_STRATEGY="moving-window",
@@ -217,9 +218,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from webapp.web.account.views import bp as account_bp
+    from webapp.web.audio.views import bp as audio_bp
     from webapp.web.auth.views import bp as auth_bp
+    from webapp.web.branches import bp as branches_bp
     from webapp.web.catalog.views import bp as catalog_bp
     from webapp.web.editor import bp as editor_bp
+    from webapp.web.jobs import bp as jobs_bp
     from webapp.web.learn.views import bp as learn_bp
     from webapp.web.main.views import bp as main_bp
     from webapp.web.quiz.views import bp as quiz_bp
@@ -231,3 +235,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(learn_bp)
     app.register_blueprint(quiz_bp)
     app.register_blueprint(editor_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(audio_bp)
+    app.register_blueprint(branches_bp)

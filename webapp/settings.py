@@ -76,6 +76,8 @@ class Settings:
     # Monthly spend caps in the providers' currency; 0 means no cap.
     ai_monthly_budget: Decimal = Decimal(0)
     ai_course_monthly_budget: Decimal = Decimal(0)
+    # "x-accel-redirect:/internal-prefix/" (nginx) or "x-sendfile": the proxy sends audio.
+    audio_offload: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -110,6 +112,19 @@ def _parse_text(name: str, raw: str) -> str:
     if not value or len(value) > 200:
         raise ConfigError(f"{name}: expected a non-empty value of at most 200 characters")
     return value
+
+
+def _parse_offload(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    kind, _, prefix = value.partition(":")
+    if value.lower() == "x-sendfile" or (
+        kind.lower() == "x-accel-redirect" and prefix.startswith("/") and ".." not in prefix
+    ):
+        return value
+    raise ConfigError(f"{name}: expected x-accel-redirect:/internal-prefix/ or x-sendfile, "
+                      f"got {raw!r}")
 
 
 def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
@@ -237,6 +252,7 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "TANGENT_AI_DAILY_REQUESTS": ("ai_daily_requests", lambda n, r: _parse_int(n, r, 1)),
     "TANGENT_AI_MONTHLY_BUDGET": ("ai_monthly_budget", _parse_decimal),
     "TANGENT_AI_COURSE_MONTHLY_BUDGET": ("ai_course_monthly_budget", _parse_decimal),
+    "TANGENT_AUDIO_OFFLOAD": ("audio_offload", _parse_offload),
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret

@@ -12,7 +12,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import make_user
-from webapp import get_settings
 from webapp.extensions import db
 from webapp.models import Course, GenerationJob, Lesson, ProviderCall
 from webapp.models.base import utcnow
@@ -24,20 +23,6 @@ from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFai
 @pytest.fixture
 def editor(app_ctx):
     return make_user("ed@example.org", role="editor")
-
-
-@pytest.fixture
-def settings_override(app):
-    """Change settings of the shared app for one test."""
-    from dataclasses import replace
-
-    original = get_settings(app)
-
-    def apply(**changes):
-        app.extensions["tangent.settings"] = replace(original, **changes)
-
-    yield apply
-    app.extensions["tangent.settings"] = original
 
 
 def usage(cost: str = "0.01") -> Usage:
@@ -67,9 +52,10 @@ class ScriptedPipeline:
 def scripted():
     ScriptedPipeline.runs = []
     ScriptedPipeline.fail = {}
+    real = jobs.PIPELINES.get("narration")
     jobs.register_pipeline("narration", ScriptedPipeline)
     yield ScriptedPipeline
-    jobs.PIPELINES.pop("narration", None)
+    jobs.PIPELINES["narration"] = real
 
 
 def new_job(editor, subject="narration:1:1") -> GenerationJob:

@@ -58,8 +58,8 @@ def test_anonymous_visitor_reads_without_state_controls(client, world):
     assert "section-state" not in page and "Mark as done" not in page
     assert "bookmark-form" not in page and 'id="lesson-note"' not in page
     assert "Sign in</a> to keep private notes" in page
-    assert "Narration" in page and "Go deeper (branch lessons)" in page
-    assert page.count("Coming soon") == 2
+    # No narration of this lesson: no player, no mention (tests/web/test_audio.py has them).
+    assert "<audio" not in page and "Listen to this lesson" not in page
 
 
 def test_pages_keep_the_strict_csp(client, world):

@@ -3,6 +3,7 @@
 from webapp.models.audit import AuditEvent, SecurityEvent
 from webapp.models.authoring import CourseEditor, CourseRevision, LessonRevision
 from webapp.models.base import Base
+from webapp.models.branches import Branch, BranchProgress, BranchRequest
 from webapp.models.courses import (
     Course,
     CoursePrerequisite,
@@ -41,6 +42,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Bookmark",
+    "Branch",
+    "BranchProgress",
+    "BranchRequest",
     "Certificate",
     "Choice",
     "Course",

@@ -335,6 +335,10 @@ def record_usage(job: GenerationJob, usages: Sequence[Any], step: str,
 def run_job(job_id: int, *, sleep: Callable[[float], None] = time.sleep) -> str | None:
     """Run (or resume) a job to its end; returns the final status, or None if not claimed."""
     from webapp.providers.text import ProviderError, TransientProviderError
+    from webapp.providers.tts import SpeechError, TransientSpeechError
+
+    transient = (TransientProviderError, TransientSpeechError)
+    permanent = (ProviderError, SpeechError, ValidationFailed)
 
     settings = _settings()
     if not claim(job_id, settings.job_stale_seconds):
@@ -372,14 +376,14 @@ def run_job(job_id: int, *, sleep: Callable[[float], None] = time.sleep) -> str 
                 job.heartbeat_at = utcnow()
                 db.session.commit()
                 failures = 0
-            except TransientProviderError as exc:
+            except transient as exc:
                 db.session.rollback()
                 failures += 1
                 _record_failed_calls(job, exc, step, failures)
                 if failures >= STEP_RETRIES:
                     return _fail(job, f"{step}: the provider kept failing ({exc}).")
                 sleep(min(2 ** failures, 30))
-            except (ProviderError, ValidationFailed) as exc:
+            except permanent as exc:
                 db.session.rollback()
                 _record_failed_calls(job, exc, step, failures + 1)
                 return _fail(job, f"{step}: {exc}")

@@ -16,6 +16,7 @@ from webapp.content.diff import readable_diff
 from webapp.extensions import db
 from webapp.models import Course, Lesson
 from webapp.services import authoring
+from webapp.services.costs import course_costs
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
 from webapp.web.editor import bp
 from webapp.web.editor.forms import (
@@ -94,7 +95,7 @@ def _course_page(course: Course, *, form: CourseForm | None = None, status: int 
         problems=problems if problems is not None else (
             authoring.publish_problems(course) if course.status != "published" else []),
         action_form=ActionForm(), title_form=TitleForm(formdata=None),
-        learners=authoring.enrolled_count(course),
+        learners=authoring.enrolled_count(course), costs=course_costs(course.id),
     ), status
 
 
@@ -289,12 +290,37 @@ def _preview(lesson: Lesson, title: str, source: str):
 
 
 def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200, saved_findings=None):
+    from webapp.services.audio import latest_asset
+
     preview, preview_error = _preview(lesson, form.title.data or lesson.title,
                                       form.source.data or "")
     return render_template(
         "editor/lesson.html", course=lesson.course, lesson=lesson, form=form, tab=None,
         preview=preview, preview_error=preview_error, saved_findings=saved_findings,
+        narration=latest_asset(lesson), action_form=ActionForm(),
     ), status
+
+
+@bp.post("/lessons/<int:lesson_id>/narrate")
+def narrate_lesson(lesson_id: int):
+    """Queue narration of the lesson's current version; show the job's progress."""
+    from webapp.services import jobs, narration
+
+    lesson = authoring.get_lesson_for_edit(_user(), lesson_id)
+    _check_action()
+    try:
+        job, created = narration.request_narration(_user(), lesson)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("editor.lesson", lesson_id=lesson_id), 303)
+    job_id = job.id
+    db.session.commit()
+    if created:
+        jobs.enqueue(job_id)
+    flash("Narration started." if created else "This version is already being narrated.",
+          "success")
+    return redirect(url_for("jobs.show", job_id=job_id), 303)
 
 
 @bp.get("/lessons/<int:lesson_id>")

@@ -16,7 +16,7 @@ from webapp import htmx
 from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
 from webapp.extensions import db
 from webapp.models import Course, Lesson, Section, User
-from webapp.services import courses, progress, quizzes
+from webapp.services import audio, branches, courses, progress, quizzes
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.web.learn.forms import ActionForm, FocusForm, NoteForm
 
@@ -185,10 +185,15 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
     position_id = progress.lesson_position(user, lesson.id) if enrolled else None
     prev_lesson, next_lesson = courses.lesson_neighbours(lesson)
     note = progress.get_note(user, lesson.id)
+    narration = audio.latest_asset(lesson)
+    narration_url = (url_for("audio.asset", asset_id=narration.id) if narration is not None
+                     and audio.may_listen(user, course, enrolled=enrolled) else None)
 
     explicit = request.args.get("focus")
     focus = explicit == "1" if explicit in ("0", "1") else _stored_focus()
     links = LessonLinks(course.slug, lesson.slug, focus, _focus_param(focus))
+    # The "Go deeper" panel is part of the normal layout only (focus mode hides panels).
+    may_branch = not focus and branches.may_request(user, course, enrolled=enrolled)
 
     # Where the learner is: the section asked for, else their last position in this
     # lesson, else the first section not done yet.
@@ -236,6 +241,12 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
         focus=focus,
         links=links,
         action_form=ActionForm(),
+        narration=narration,
+        narration_url=narration_url,
+        may_branch=may_branch,
+        branch_suggestions=branches.suggestions(lesson) if may_branch else [],
+        branch_items=(branches.visible_branches(user, lesson, enrolled=enrolled)
+                      if not focus else []),
     )
     if enrolled and current is not None and (
         enrollment.last_section_id != current.id or enrollment.last_lesson_id != lesson.id

@@ -1,0 +1,244 @@
+"""Branch lessons as services: suggestions, one branch (and one job) per lesson and
+normalized topic shared by everyone who asks, who may see a branch, failed jobs that
+can be asked for again, quotas that write nothing, its own progress and promotion."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import enroll, make_course, make_user
+from webapp.content.render import RENDERER_VERSION
+from webapp.extensions import db
+from webapp.models import (
+    AuditEvent,
+    Branch,
+    BranchProgress,
+    BranchRequest,
+    GenerationJob,
+    ProviderCall,
+)
+from webapp.providers.text import ProviderError
+from webapp.services import branches, courses, jobs
+from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
+
+
+@pytest.fixture
+def world(app_ctx):
+    """A published course, its owner (an editor), two enrolled learners and an outsider."""
+    editor = make_user("ed@example.org", role="editor")
+    course = make_course("Bread", modules=1, lessons=1, sections=3, owner=editor)
+    lesson = course.modules[0].lessons[0]
+    ada, bob = make_user("ada@example.org"), make_user("bob@example.org")
+    enroll(ada, course)
+    enroll(bob, course)
+    outsider = make_user("eve@example.org")
+    return {"course": course, "lesson": lesson, "editor": editor, "ada": ada, "bob": bob,
+            "outsider": outsider}
+
+
+def ask(user, lesson, topic):
+    branch, job = branches.request_branch(user, lesson, topic)
+    db.session.commit()
+    return branch, job
+
+
+def ready(user, lesson, topic):
+    """A branch asked for and written (the job run here, as a worker would)."""
+    branch, job = ask(user, lesson, topic)
+    assert jobs.run_job(job.id) == "succeeded"
+    db.session.refresh(branch)
+    return branch
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_suggestions_come_from_branch_tags_and_headings(world):
+    lesson = world["lesson"]
+    courses.set_lesson_source(None, lesson, 'Intro.\n\n<Branch topic="Wild yeast &amp; you"/>\n\n'
+                                      '## Kneading\n\nText.\n\n## Proofing\n\nMore.\n\n'
+                                      '<Branch topic="kneading"/>\n')
+    db.session.commit()
+    assert branches.suggestions(lesson) == ["Wild yeast & you", "kneading", "Proofing"]
+
+
+def test_suggestions_are_at_most_eight(world):
+    lesson = world["lesson"]
+    courses.set_lesson_source(None, lesson, "".join(f"## Topic number {n}\n\nText.\n\n"
+                                              for n in range(12)))
+    db.session.commit()
+    assert len(branches.suggestions(lesson)) == branches.MAX_SUGGESTIONS
+
+
+def test_a_branch_is_written_rendered_and_labelled(world):
+    branch, job = ask(world["ada"], world["lesson"], "Wild yeast")
+    assert job.status == "queued"  # the service never runs it; the view enqueues it
+    assert jobs.run_job(job.id) == "succeeded"
+    db.session.refresh(branch)
+    assert branch.status == "ready" and branch.job_id == job.id
+    assert branch.title == "Going deeper: Wild yeast"
+    assert "<h2" in branch.html and "<script" not in branch.html
+    assert f'id="branch-{branch.id}-why-it-matters-here"' in branch.html
+    assert branch.renderer_version == RENDERER_VERSION
+    assert (branch.ai_provider, branch.ai_model) == ("scaffold", "scaffold-1")
+    assert branch.ai_prompt_version == "branch.v1" and branch.ai_generated_at is not None
+    assert db.session.scalar(select(func.count()).select_from(ProviderCall)
+                             .where(ProviderCall.job_id == job.id)) == 1
+
+
+def test_two_learners_share_one_branch_and_one_job(world):
+    ada, bob, lesson = world["ada"], world["bob"], world["lesson"]
+    branch, job = branches.request_branch(ada, lesson, "Wild  Yeast")
+    db.session.commit()
+    again, same_job = branches.request_branch(bob, lesson, "wild yeast")
+    db.session.commit()
+    assert again.id == branch.id and same_job.id == job.id and job.status == "queued"
+    assert count(Branch) == 1 and count(GenerationJob) == 1
+    assert count(BranchRequest) == 2
+    assert branch.topic == "Wild Yeast" and branch.topic_key == "wild yeast"
+    assert job.subject_key == f"branch:{lesson.id}:wild yeast"
+    # The same learner asking twice is still one request.
+    branches.request_branch(ada, lesson, "WILD YEAST")
+    db.session.commit()
+    assert count(BranchRequest) == 2
+
+
+def test_a_ready_branch_is_reused_without_a_job(world):
+    branch, job = ask(world["ada"], world["lesson"], "Wild yeast")
+    assert jobs.run_job(job.id) == "succeeded"
+    again, no_job = ask(world["bob"], world["lesson"], "wild yeast")
+    assert again.id == branch.id and no_job is None
+    assert count(GenerationJob) == 1
+
+
+def test_a_failed_branch_can_be_asked_for_again(world, monkeypatch):
+    ada, lesson = world["ada"], world["lesson"]
+    branch, job = ask(ada, lesson, "Wild yeast")
+
+    def broken(self, job, branch):
+        raise ProviderError("the model is down")
+
+    monkeypatch.setattr(branches.BranchPipeline, "_write", broken)
+    assert jobs.run_job(job.id) == "failed"
+    item = branches.get_branch_for(ada, branch.id)
+    assert item.branch.status == "pending" and item.state == "failed"
+    monkeypatch.undo()
+    again, new_job = ask(world["bob"], lesson, "wild yeast")
+    assert again.id == branch.id and new_job.id != job.id and new_job.status == "queued"
+    assert branches.get_branch_for(ada, branch.id).state == "pending"
+    assert jobs.run_job(new_job.id) == "succeeded"
+    assert branches.get_branch_for(ada, branch.id).state == "ready"
+
+
+def test_a_cancelled_job_shows_its_branch_as_failed(world):
+    ada = world["ada"]
+    branch, job = ask(ada, world["lesson"], "Wild yeast")
+    jobs.cancel_job(ada, job)
+    db.session.commit()
+    assert branches.get_branch_for(ada, branch.id).state == "failed"
+
+
+def test_over_quota_writes_nothing(world, settings_override):
+    settings_override(ai_requests_per_minute=1)
+    ask(world["ada"], world["lesson"], "Wild yeast")
+    before = (count(Branch), count(BranchRequest), count(GenerationJob))
+    with pytest.raises(jobs.QuotaExceeded):
+        branches.request_branch(world["ada"], world["lesson"], "Sourdough starters")
+    db.session.rollback()
+    assert (count(Branch), count(BranchRequest), count(GenerationJob)) == before
+    # Joining an existing branch creates no job, so it is not limited.
+    _branch, job = ask(world["ada"], world["lesson"], "wild yeast")
+    assert job is not None and job.status == "queued"
+
+
+@pytest.mark.parametrize("topic", ["", "ab", "x" * 121, "tab\x07bell"])
+def test_topics_are_validated(world, topic):
+    with pytest.raises(ValidationFailed):
+        branches.request_branch(world["ada"], world["lesson"], topic)
+    assert count(Branch) == 0
+
+
+def test_only_enrolled_learners_and_editors_may_ask(world):
+    with pytest.raises(PermissionDenied):
+        branches.request_branch(world["outsider"], world["lesson"], "Wild yeast")
+    _branch, job = ask(world["editor"], world["lesson"], "Wild yeast")
+    assert job is not None
+
+
+def test_unpublished_courses_take_no_branch_requests(world):
+    course = make_course("Draft", modules=1, lessons=1, owner=world["editor"], publish=False)
+    with pytest.raises(NotFound):
+        branches.request_branch(world["editor"], course.modules[0].lessons[0], "Wild yeast")
+
+
+def test_visibility_follows_requests_promotion_and_roles(world):
+    ada, bob, editor, outsider = world["ada"], world["bob"], world["editor"], world["outsider"]
+    lesson = world["lesson"]
+    branch = ready(ada, lesson, "Wild yeast")
+    assert [i.branch.id for i in branches.visible_branches(ada, lesson)] == [branch.id]
+    assert branches.visible_branches(bob, lesson) == []
+    assert [i.branch.id for i in branches.visible_branches(editor, lesson)] == [branch.id]
+    for user in (bob, outsider):
+        with pytest.raises(NotFound):
+            branches.get_branch_for(user, branch.id)
+    admin = make_user("root@example.org", role="admin")
+    assert branches.get_branch_for(admin, branch.id).branch.id == branch.id
+    with pytest.raises(PermissionDenied):
+        branches.promote(bob, branch)
+    branches.promote(editor, branch)
+    db.session.commit()
+    assert branch.visibility == "course" and branch.promoted_by_id == editor.id
+    assert [i.branch.id for i in branches.visible_branches(bob, lesson)] == [branch.id]
+    assert branches.get_branch_for(bob, branch.id).state == "ready"
+    # Promoted means "the course's learners", not anyone with an account.
+    assert branches.visible_branches(outsider, lesson) == []
+    with pytest.raises(NotFound):
+        branches.get_branch_for(outsider, branch.id)
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "branch.promote")) == 1
+
+
+def test_only_ready_branches_are_promoted(world):
+    branch, _job = ask(world["ada"], world["lesson"], "Wild yeast")
+    with pytest.raises(ValidationFailed):
+        branches.promote(world["editor"], branch)
+
+
+def test_branch_progress_is_its_own(world):
+    ada, bob = world["ada"], world["bob"]
+    branch = ready(ada, world["lesson"], "Wild yeast")
+    item = branches.get_branch_for(ada, branch.id)
+    assert not item.done
+    assert branches.complete_branch(ada, item) is True
+    db.session.commit()
+    assert branches.complete_branch(ada, item) is False
+    assert branches.get_branch_for(ada, branch.id).done
+    ask(bob, world["lesson"], "wild yeast")
+    assert not branches.get_branch_for(bob, branch.id).done
+    assert count(BranchProgress) == 1
+    # The course's own progress is untouched.
+    from webapp.services import progress
+
+    assert progress.course_progress(ada, world["course"].id).done == 0
+
+
+def test_a_pending_branch_cannot_be_marked_done(world):
+    branch, _job = ask(world["ada"], world["lesson"], "Wild yeast")
+    with pytest.raises(ValidationFailed):
+        branches.complete_branch(world["ada"], branches.get_branch_for(world["ada"], branch.id))
+
+
+def test_deleting_the_lesson_deletes_its_branches(world):
+    _branch, _job = ask(world["ada"], world["lesson"], "Wild yeast")
+    db.session.delete(world["lesson"])
+    db.session.commit()
+    assert count(Branch) == 0 and count(BranchRequest) == 0
+
+
+def test_scope_ids_prefixes_ids_and_fragment_links_only():
+    html = '<h2 id="a">A</h2><a href="#a">x</a><a href="https://example.org/">y</a>'
+    assert branches.scope_ids(html, 7) == (
+        '<h2 id="branch-7-a">A</h2><a href="#branch-7-a">x</a>'
+        '<a href="https://example.org/">y</a>')

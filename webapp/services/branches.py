@@ -1,0 +1,354 @@
+"""Branch lessons ("go deeper"): suggesting subtopics, requesting a branch (shared by
+everyone who asks the same question of the same lesson), who may see it, its own
+progress, promotion by an editor, and the ``branch`` job pipeline that writes it.
+
+A branch's state is read together with its job: the job runner marks only the job
+failed or cancelled, so a *pending* branch whose job has ended without writing it is
+shown as failed (``branch_state``), and asking for it again starts a new job. Nothing
+needs to run when a job dies for the branch to stop looking busy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import unescape
+
+from flask import current_app
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.content.render import RENDERER_VERSION, render_lesson
+from webapp.extensions import db
+from webapp.models import (
+    Branch,
+    BranchProgress,
+    BranchRequest,
+    Course,
+    GenerationJob,
+    Lesson,
+    User,
+)
+from webapp.models.base import utcnow
+from webapp.services.audit import record_audit
+from webapp.services.authoring import can_edit, check_source
+from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
+from webapp.services.jobs import (
+    TOPIC_MAX,
+    TOPIC_MIN,
+    check_topic,
+    normalize_topic,
+    record_usage,
+    register_pipeline,
+    request_job,
+)
+from webapp.services.progress import get_enrollment
+
+MAX_SUGGESTIONS = 8
+LIST_LIMIT = 20
+EXCERPT_CHARS = 1500
+# A <Branch topic="…"/> line as the renderer accepts it (one line, double quotes).
+_BRANCH_TAG = re.compile(r'^[ \t]*<Branch[ \t]+topic="([^"]*)"[ \t]*/?>[ \t]*$', re.MULTILINE)
+_ID_ATTR = re.compile(r'\b(id|href)="(#?)([A-Za-z0-9_-]+)"')
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BranchItem:
+    """A branch as one learner sees it: with its job and whether they finished it."""
+
+    branch: Branch
+    job: GenerationJob | None
+    done: bool
+
+    @property
+    def state(self) -> str:
+        return branch_state(self.branch, self.job)
+
+
+def branch_state(branch: Branch, job: GenerationJob | None) -> str:
+    """``ready``, ``pending`` (its job is queued or running) or ``failed``."""
+    if branch.status != "pending":
+        return branch.status
+    return "pending" if job is not None and job.active and job.id == branch.job_id else "failed"
+
+
+def suggestions(lesson: Lesson) -> list[str]:
+    """Topics to offer: the lesson's ``<Branch topic>`` lines, then its section titles.
+
+    Read from the stored source and sections (no rendering); deduplicated by the
+    normalized topic, only topics a request would accept, at most ``MAX_SUGGESTIONS``.
+    """
+    candidates = [unescape(m).strip() for m in _BRANCH_TAG.findall(lesson.source or "")]
+    candidates += [s.title for s in lesson.sections if s.title != lesson.title]
+    seen: set[str] = set()
+    topics = []
+    for topic in candidates:
+        topic = " ".join(topic.split())
+        key = normalize_topic(topic)
+        if key in seen or not TOPIC_MIN <= len(topic) <= TOPIC_MAX:
+            continue
+        seen.add(key)
+        topics.append(topic)
+        if len(topics) == MAX_SUGGESTIONS:
+            break
+    return topics
+
+
+def may_request(user: User | None, course: Course, *, enrolled: bool) -> bool:
+    """Enrolled learners of a published course, and its editors, may ask for branches."""
+    if user is None or not user.is_authenticated:
+        return False
+    return (enrolled and course.status == "published") or can_edit(user, course)
+
+
+def visible_branches(user: User, lesson: Lesson, *, enrolled: bool | None = None,
+                     limit: int = LIST_LIMIT) -> list[BranchItem]:
+    """The lesson's branches ``user`` may see, newest first, in one query.
+
+    Learners see the branches they asked for and, when enrolled, promoted ones;
+    editors of the course see them all.
+    """
+    if user is None or not user.is_authenticated:
+        return []
+    course = lesson.course
+    editor = can_edit(user, course)
+    if enrolled is None:
+        enrolled = get_enrollment(user, course.id) is not None
+    stmt = (
+        select(Branch, GenerationJob, BranchProgress.completed_at)
+        .outerjoin(GenerationJob, GenerationJob.id == Branch.job_id)
+        .outerjoin(BranchProgress, and_(BranchProgress.branch_id == Branch.id,
+                                        BranchProgress.user_id == user.id))
+        .where(Branch.parent_lesson_id == lesson.id)
+        .order_by(Branch.id.desc()).limit(limit)
+    )
+    if not editor:
+        asked = exists().where(BranchRequest.branch_id == Branch.id,
+                               BranchRequest.user_id == user.id)
+        stmt = stmt.where(or_(asked, Branch.visibility == "course") if enrolled else asked)
+    return [BranchItem(branch, job, done is not None)
+            for branch, job, done in db.session.execute(stmt)]
+
+
+def get_branch_for(user: User, branch_id: int) -> BranchItem:
+    """A branch its requesters, (once promoted) the course's learners, its editors or an
+    admin may see; NotFound for everyone else, so a private branch's existence stays hidden.
+    """
+    row = db.session.execute(
+        select(Branch, GenerationJob)
+        .outerjoin(GenerationJob, GenerationJob.id == Branch.job_id)
+        .where(Branch.id == branch_id)
+    ).first()
+    if row is None or not user.is_authenticated:
+        raise NotFound("There is no such branch lesson.")
+    branch, job = row
+    course = db.session.get(Course, branch.course_id)
+    if not can_edit(user, course):
+        if course.status != "published":
+            raise NotFound("There is no such branch lesson.")
+        asked = db.session.get(BranchRequest, (branch.id, user.id)) is not None
+        promoted = branch.visibility == "course" and get_enrollment(user, course.id) is not None
+        if not (asked or promoted):
+            raise NotFound("There is no such branch lesson.")
+    done = db.session.get(BranchProgress, (branch.id, user.id)) is not None
+    return BranchItem(branch, job, done)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def subject_key(lesson_id: int, topic_key: str) -> str:
+    return f"branch:{lesson_id}:{topic_key}"
+
+
+def _add_requester(branch: Branch, user: User) -> None:
+    if db.session.get(BranchRequest, (branch.id, user.id)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(BranchRequest(branch_id=branch.id, user_id=user.id))
+    except IntegrityError:  # the same learner asked twice at once: one row is enough
+        if db.session.get(BranchRequest, (branch.id, user.id)) is None:
+            raise
+
+
+def _start_job(user: User, lesson: Lesson, topic: str, key: str) -> GenerationJob:
+    job, _created = request_job(
+        user, kind="branch", subject_key=subject_key(lesson.id, key),
+        params={"topic": topic, "topic_key": key},
+        course_id=lesson.course_id, lesson_id=lesson.id,
+    )
+    return job
+
+
+def request_branch(user: User, lesson: Lesson, topic: str,
+                   ) -> tuple[Branch, GenerationJob | None]:
+    """Ask for a branch of ``lesson`` on ``topic``: ``(branch, job)``, job None when ready.
+
+    An existing branch for the same normalized topic is shared (the user is added to
+    its requesters); a pending one returns its active job; a failed one gets a new job.
+    Quotas apply only when a job is created (``QuotaExceeded``, nothing written).
+    Flushes only.
+    """
+    course = lesson.course
+    enrolled = get_enrollment(user, course.id) is not None
+    if course.status != "published":
+        raise NotFound("There is no such lesson.")
+    if not may_request(user, course, enrolled=enrolled):
+        raise PermissionDenied("Enroll in this course to ask for branch lessons.")
+    topic = check_topic(topic)
+    key = normalize_topic(topic)
+    branch = db.session.scalar(select(Branch).where(Branch.parent_lesson_id == lesson.id,
+                                                    Branch.topic_key == key))
+    if branch is None:
+        job = _start_job(user, lesson, topic, key)
+        branch = Branch(parent_lesson_id=lesson.id, course_id=lesson.course_id, topic=topic,
+                        topic_key=key, status="pending", job_id=job.id)
+        try:
+            with db.session.begin_nested():
+                db.session.add(branch)
+        except IntegrityError:  # another request created it first: share theirs
+            branch = db.session.scalar(select(Branch).where(
+                Branch.parent_lesson_id == lesson.id, Branch.topic_key == key))
+            if branch is None:
+                raise
+        else:
+            _add_requester(branch, user)
+            record_audit(user, "branch.request", "branch", branch.id,
+                         {"topic": [None, topic], "job": [None, job.id]})
+            return branch, job
+    _add_requester(branch, user)
+    job = db.session.get(GenerationJob, branch.job_id) if branch.job_id else None
+    state = branch_state(branch, job)
+    if state == "ready":
+        return branch, None
+    if state == "failed":
+        job = _start_job(user, lesson, branch.topic, key)
+        branch.status, branch.job_id = "pending", job.id
+        db.session.flush()
+        record_audit(user, "branch.retry", "branch", branch.id, {"job": [None, job.id]})
+    return branch, job
+
+
+def complete_branch(user: User, item: BranchItem) -> bool:
+    """Mark a ready branch as read by ``user``; True when it was not marked before."""
+    if item.state != "ready":
+        raise ValidationFailed("This branch lesson is not ready yet.")
+    if db.session.get(BranchProgress, (item.branch.id, user.id)) is not None:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(BranchProgress(branch_id=item.branch.id, user_id=user.id))
+    except IntegrityError:
+        return False
+    record_audit(user, "branch.complete", "branch", item.branch.id)
+    return True
+
+
+def promote(actor: User, branch: Branch) -> None:
+    """Show a ready branch to every learner of the course (editors only)."""
+    course = db.session.get(Course, branch.course_id)
+    if not can_edit(actor, course):
+        raise PermissionDenied("Only the course's editors can promote a branch lesson.")
+    if branch.status != "ready":
+        raise ValidationFailed("Only a finished branch lesson can be promoted.")
+    if branch.visibility == "course":
+        return
+    branch.visibility, branch.promoted_by_id, branch.promoted_at = "course", actor.id, utcnow()
+    record_audit(actor, "branch.promote", "branch", branch.id,
+                 {"visibility": ["requesters", "course"]})
+    db.session.flush()
+
+
+# --- the job pipeline ------------------------------------------------------------------------
+
+
+def _provider():
+    from webapp import get_settings
+    from webapp.providers.text import make_text_provider
+
+    return make_text_provider(get_settings(current_app))
+
+
+def scope_ids(html: str, branch_id: int) -> str:
+    """Prefix the fragment's own ids and ``#`` links, so a branch shown inside its parent
+    lesson's page never repeats the lesson's heading ids. Only id-like values change."""
+    def repl(match: re.Match) -> str:
+        attr, hash_, value = match.groups()
+        if attr == "href" and not hash_:
+            return match.group(0)
+        return f'{attr}="{hash_}branch-{branch_id}-{value}"'
+
+    return _ID_ATTR.sub(repl, html)
+
+
+class BranchPipeline:
+    """Steps of a ``branch`` job: ``write`` asks the model (its answer is kept in the
+    job's state, so a resumed job never pays twice), ``render`` checks, renders and
+    sanitizes it and stores it on the branch, which becomes ready."""
+
+    def __init__(self, provider=None) -> None:
+        self.provider = provider
+
+    def steps(self, job: GenerationJob) -> Sequence[str]:
+        return ["write", "render"]
+
+    def run_step(self, job: GenerationJob, step: str) -> None:
+        branch = db.session.scalar(select(Branch).where(
+            Branch.parent_lesson_id == job.lesson_id,
+            Branch.topic_key == job.params.get("topic_key")))
+        if branch is None:
+            raise ValidationFailed("the branch was deleted with its lesson")
+        if step == "write":
+            self._write(job, branch)
+        elif step == "render":
+            self._render(job, branch)
+        else:
+            raise ValidationFailed(f"unknown step {step!r}")
+
+    def _write(self, job: GenerationJob, branch: Branch) -> None:
+        from webapp.providers.text import BRANCH_SCHEMA
+
+        if job.state.get("answer") is not None:
+            return
+        lesson = db.session.get(Lesson, branch.parent_lesson_id)
+        course = db.session.get(Course, branch.course_id)
+        provider = self.provider or _provider()
+        completion = provider.complete_json("branch", {
+            "topic": branch.topic, "level": course.level, "course_title": course.title,
+            "lesson_title": lesson.title, "lesson_excerpt": lesson.source[:EXCERPT_CHARS],
+        }, BRANCH_SCHEMA)
+        last = completion.usage[-1] if completion.usage else None
+        job.state = {**job.state, "answer": {
+            "title": str(completion.data["title"]), "markdown": str(completion.data["markdown"]),
+            "provider": last.provider if last else "", "model": last.model if last else "",
+            "prompt_version": last.prompt_version if last else "",
+        }}
+        record_usage(job, completion.usage, "write")
+
+    def _render(self, job: GenerationJob, branch: Branch) -> None:
+        answer = job.state.get("answer")
+        if answer is None:
+            raise ValidationFailed("the model's answer is missing")
+        if branch.status == "ready" and branch.job_id == job.id:
+            return
+        source = check_source(answer["markdown"])
+        title = " ".join(answer["title"].split())[:160] or f"Going deeper: {branch.topic}"
+        rendered = render_lesson(source, title)
+        html = "\n".join(section.html for section in rendered.sections)
+        branch.title, branch.source = title, source
+        branch.html, branch.renderer_version = scope_ids(html, branch.id), RENDERER_VERSION
+        branch.ai_provider = answer["provider"][:40] or None
+        branch.ai_model = answer["model"][:120] or None
+        branch.ai_prompt_version = answer["prompt_version"][:40] or None
+        branch.ai_generated_at = utcnow()
+        branch.status, branch.job_id = "ready", job.id
+        record_audit(None, "branch.ready", "branch", branch.id,
+                     {"status": ["pending", "ready"], "job": [None, job.id]})
+
+
+register_pipeline("branch", BranchPipeline)

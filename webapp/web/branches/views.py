@@ -1,0 +1,140 @@
+"""Branch lesson pages: asking for a branch from a lesson page, the branch card that
+polls while its job runs, the branch page (the no-JavaScript path and the permalink),
+"Mark as done" and promotion.
+
+The card polls like the job card (``webapp.web.jobs.views``): every 2 s at first,
+less often as the job ages, within the same per-user budget; the server answers
+286 once the branch is ready or failed, and htmx swaps that last card in (the
+finished branch itself) and stops. Without JavaScript the card's "Refresh status"
+link reloads the branch page, which shows the branch once it is ready.
+"""
+
+from __future__ import annotations
+
+from flask import flash, make_response, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp import htmx
+from webapp.errors import render_error
+from webapp.extensions import db
+from webapp.models import Course, Lesson, User
+from webapp.services import branches, courses, jobs
+from webapp.services.authoring import can_edit
+from webapp.services.branches import BranchItem
+from webapp.web.branches import bp
+from webapp.web.jobs.views import card_wait, poll_seconds
+
+STEP_LABELS = {"write": "writing the lesson", "render": "checking and formatting it"}
+
+
+def _user() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+@bp.app_context_processor
+def _branch_helpers() -> dict:
+    # The lesson page lists cards too (templates/branches/_list.html).
+    return {"branch_step_labels": STEP_LABELS, "branch_poll_seconds": _poll_seconds}
+
+
+def _poll_seconds(item: BranchItem) -> int | None:
+    return poll_seconds(item.job) if item.state == "pending" and item.job else None
+
+
+def _card_context(item: BranchItem) -> dict:
+    return {"item": item, "compact": False, "poll_seconds": _poll_seconds(item)}
+
+
+def _page_context(item: BranchItem) -> dict:
+    lesson: Lesson = item.branch.parent_lesson
+    course: Course = lesson.course
+    return {
+        **_card_context(item), "branch": item.branch, "lesson": lesson, "course": course,
+        "lesson_url": url_for("learn.lesson", course_slug=course.slug,
+                              lesson_slug=lesson.slug),
+        "may_promote": can_edit(_user(), course),
+    }
+
+
+@bp.post("/lessons/<int:lesson_id>/branches")
+@login_required
+def request_branch(lesson_id: int):
+    """Start (or join) a branch: the lesson's branch list for htmx, else the branch page."""
+    lesson = courses.get_published_lesson_by_id(lesson_id)
+    user = _user()
+    try:
+        branch, job = branches.request_branch(user, lesson, request.form.get("topic", ""))
+    except jobs.QuotaExceeded as exc:
+        db.session.rollback()
+        return render_error(429, exc.message, {"Retry-After": str(exc.retry_after)})
+    # Read before commit: in tests the job runs inside ``enqueue`` on its own session.
+    branch_id = branch.id
+    enqueue_id = job.id if job is not None and job.status == "queued" else None
+    db.session.commit()
+    if enqueue_id is not None:
+        jobs.enqueue(enqueue_id)
+    if not htmx.is_partial():
+        if enqueue_id is not None:
+            flash("Your branch lesson is being written. This page shows how far it got.",
+                  "success")
+        return htmx.redirect(url_for("branches.show", branch_id=branch_id))
+    items = branches.visible_branches(user, lesson)
+    return htmx.vary(make_response(render_template(
+        "branches/_list.html", branch_items=items)))
+
+
+@bp.get("/branches/<int:branch_id>")
+@login_required
+def show(branch_id: int):
+    item = branches.get_branch_for(_user(), branch_id)
+    return htmx.vary(make_response(render_template("branches/show.html",
+                                                   **_page_context(item))))
+
+
+@bp.get("/branches/<int:branch_id>/card")
+@login_required
+def card(branch_id: int):
+    wait = card_wait()
+    if wait is not None and not htmx.is_partial():
+        return render_error(429, "The branch status was checked too often. Wait a moment and "
+                                 "reload the page.", {"Retry-After": str(wait)})
+    item = branches.get_branch_for(_user(), branch_id)
+    if wait is not None:
+        # Over the limit: the same card, polling again only once the limit allows.
+        context = {**_page_context(item), "poll_seconds": wait}
+        response = htmx.render("branches/show.html", "branches/_card.html", status_code=429,
+                               **context)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not htmx.is_partial():
+        return htmx.vary(make_response(render_template("branches/show.html",
+                                                       **_page_context(item))))
+    # 286 tells htmx to stop polling; it still swaps in this last card (the branch itself).
+    status = 286 if item.state != "pending" else 200
+    return htmx.vary(make_response(render_template("branches/_card.html",
+                                                   **_card_context(item)), status))
+
+
+@bp.post("/branches/<int:branch_id>/complete")
+@login_required
+def complete(branch_id: int):
+    user = _user()
+    item = branches.get_branch_for(user, branch_id)
+    branches.complete_branch(user, item)
+    db.session.commit()
+    done = BranchItem(item.branch, item.job, True)
+    if htmx.is_partial():
+        return htmx.vary(make_response(render_template("branches/_done.html", item=done)))
+    flash("Marked as done.", "success")
+    return htmx.redirect(url_for("branches.show", branch_id=branch_id))
+
+
+@bp.post("/branches/<int:branch_id>/promote")
+@login_required
+def promote(branch_id: int):
+    user = _user()
+    item = branches.get_branch_for(user, branch_id)
+    branches.promote(user, item.branch)
+    db.session.commit()
+    flash("Promoted: every learner of the course can now see this branch lesson.", "success")
+    return htmx.redirect(url_for("branches.show", branch_id=branch_id))

@@ -1,0 +1,11 @@
+"""Background jobs on the web: asking the AI for a course draft, the live job card
+(htmx polling that stops itself), cancelling, the editor's list of drafts, and the
+admin pages for jobs and the AI/TTS cost ledger (with a CSV for reconciliation).
+"""
+
+from flask import Blueprint
+
+bp = Blueprint("jobs", __name__)
+
+# Views register themselves on ``bp``; import them after it exists.
+from webapp.web.jobs import views  # noqa: E402, F401

@@ -1,0 +1,307 @@
+"""Job pages: the course-draft request form, the job status page and its polling card,
+cancelling, "your drafts", and the admin job list and cost ledger.
+
+The card polls with htmx while its job is active, less often as the job ages, and
+the server ends polling by answering 286 (htmx still swaps that response in, so
+the finished card is shown). Without JavaScript the card links to the status page.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from limits import RateLimitItem, parse
+from sqlalchemy import select
+
+from webapp import htmx
+from webapp.errors import render_error
+from webapp.extensions import db, limiter
+from webapp.models import GenerationJob, User
+from webapp.models.base import utcnow
+from webapp.models.jobs import JOB_STATUSES
+from webapp.security import role_required
+from webapp.services import costs, jobs
+from webapp.services.exceptions import ValidationFailed
+from webapp.web.jobs import bp
+from webapp.web.jobs.forms import DraftForm
+
+# Per signed-in user, across all their cards: one tab polling every 2 s uses 30.
+CARD_LIMIT: RateLimitItem = parse("40 per minute")
+PAGE_SIZE = 50
+KIND_LABELS = {
+    "course_draft": "Course draft",
+    "branch": "Branch lesson",
+    "lesson_regeneration": "Lesson regeneration",
+    "narration": "Narration",
+}
+STATUS_LABELS = {
+    "queued": "Waiting",
+    "running": "Running",
+    "succeeded": "Done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def poll_seconds(job: GenerationJob, now: datetime | None = None) -> int:
+    """How often the card of an active job asks again: less often as the job ages."""
+    age = ((now or utcnow()) - job.created_at).total_seconds()
+    if age < 60:
+        return 2
+    if age < 300:
+        return 5
+    return 15
+
+
+# --- template helpers ------------------------------------------------------------------------
+
+
+MONEY_SHOWN = Decimal("0.000001")
+
+
+@bp.app_template_filter("money")
+def money(value: Decimal | None) -> str:
+    """A cost for people: two to six decimals (``0.30``, ``0.00012``); the CSV has them all."""
+    value = Decimal(value or 0)
+    if 0 < value < MONEY_SHOWN:
+        return f"< {MONEY_SHOWN}"
+    text = format(value.quantize(MONEY_SHOWN), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+@bp.app_template_filter("job_step")
+def job_step(step: str) -> str:
+    """A pipeline step name for people: ``lesson:0:1`` → ``module 1, lesson 2``."""
+    if step.startswith("lesson:"):
+        parts = step.split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            return f"module {int(parts[1]) + 1}, lesson {int(parts[2]) + 1}"
+    return {"outline": "outline", "quiz": "starter quiz"}.get(step, step.replace("_", " "))
+
+
+@bp.app_template_filter("seconds_ago")
+def seconds_ago(seconds: int | None) -> str:
+    if seconds is None:
+        return "never"
+    seconds = max(seconds, 0)  # a worker's clock may run slightly ahead
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+@bp.app_context_processor
+def _job_labels() -> dict:
+    return {"job_kind_labels": KIND_LABELS, "job_status_labels": STATUS_LABELS}
+
+
+def _requesters(rows: list[GenerationJob]) -> dict[int, User]:
+    """The requesters of ``rows`` in one query (a list page must not query per row)."""
+    ids = {job.requester_id for job in rows if job.requester_id is not None}
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+# --- requesting a draft ----------------------------------------------------------------------
+
+
+@bp.route("/edit/drafts/new", methods=["GET", "POST"])
+@role_required("editor")
+def new_draft():
+    form = DraftForm()
+    if request.method == "GET":
+        return render_template("jobs/new_draft.html", form=form, course=None)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400, "The form expired; reload the page and try again.")
+        return render_template("jobs/new_draft.html", form=form, course=None), 400
+    try:
+        job, created = jobs.request_course_draft(_user(), topic=form.topic.data,
+                                                 level=form.level.data)
+        # Read before commit: touching the expired row afterwards would open a new
+        # transaction, and in tests the job runs inside ``enqueue`` on its own session.
+        job_id = job.id
+        db.session.commit()
+    except jobs.QuotaExceeded as exc:
+        db.session.rollback()
+        response = make_response(render_template("jobs/new_draft.html", form=form, course=None,
+                                                 quota_message=exc.message), 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except ValidationFailed as exc:
+        db.session.rollback()
+        field = getattr(form, exc.field or "topic", None) or form.topic
+        field.errors = [*field.errors, exc.message]
+        return render_template("jobs/new_draft.html", form=form, course=None), 400
+    if created:
+        jobs.enqueue(job_id)
+        flash("Drafting started. You can leave this page; the draft keeps going.", "success")
+    else:
+        flash("A draft for this topic is already being generated; here it is.", "info")
+    return redirect(url_for("jobs.show", job_id=job_id), 303)
+
+
+# --- one job: page, polling card, cancel -----------------------------------------------------
+
+
+def _card_context(job: GenerationJob, interval: int | None = None) -> dict:
+    return {"job": job, "poll_seconds": interval or poll_seconds(job)}
+
+
+@bp.get("/jobs/<int:job_id>")
+@login_required
+def show(job_id: int):
+    job = jobs.get_job_for(_user(), job_id)
+    return htmx.vary(make_response(render_template("jobs/show.html", **_card_context(job))))
+
+
+def card_wait() -> int | None:
+    """Count one poll for the current user; seconds to wait when over ``CARD_LIMIT``."""
+    strategy = limiter.limiter
+    key = (current_app.config["RATELIMIT_KEY_PREFIX"], "job-card", str(current_user.id))
+    if strategy.hit(CARD_LIMIT, *key):
+        return None
+    stats = strategy.get_window_stats(CARD_LIMIT, *key)
+    return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+@bp.get("/jobs/<int:job_id>/card")
+@login_required
+def card(job_id: int):
+    wait = card_wait()
+    if wait is not None and not htmx.is_partial():
+        return render_error(429, "The job status was checked too often. Wait a moment and "
+                                 "reload the page.", {"Retry-After": str(wait)})
+    job = jobs.get_job_for(_user(), job_id)
+    if wait is not None:
+        # Over the limit: the same card, polling again only once the limit allows.
+        response = htmx.render("jobs/show.html", "jobs/_card.html", status_code=429,
+                               **_card_context(job, interval=wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
+    # 286 tells htmx to stop polling; it still swaps in this last, finished card.
+    status = 286 if htmx.is_partial() and not job.active else 200
+    return htmx.render("jobs/show.html", "jobs/_card.html", status_code=status,
+                       **_card_context(job))
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+@login_required
+def cancel(job_id: int):
+    job = jobs.get_job_for(_user(), job_id)
+    jobs.cancel_job(_user(), job)
+    db.session.commit()
+    if htmx.is_partial():
+        return htmx.vary(make_response(render_template("jobs/_card.html",
+                                                       **_card_context(job))))
+    if job.active:
+        flash("Cancelling: the job stops after the step it is working on.", "info")
+    else:
+        flash("Cancelled.", "success")
+    return redirect(url_for("jobs.show", job_id=job.id), 303)
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+
+@bp.get("/edit/drafts")
+@role_required("editor")
+def drafts():
+    """The signed-in editor's jobs (an admin's list has everyone's), active ones first."""
+    user = _user()
+    requester = None if user.role == "admin" else user
+    before = request.args.get("before", type=int)
+    active: list[GenerationJob] = []
+    more_active = False
+    if before is None:
+        for status in ("running", "queued"):
+            rows, cursor = jobs.list_jobs(status=status, requester=requester,
+                                          page_size=PAGE_SIZE)
+            active += rows
+            more_active = more_active or cursor is not None
+    page, next_before = jobs.list_jobs(requester=requester, before=before, page_size=PAGE_SIZE)
+    # Active jobs are listed above; the page cursor still comes from the full page.
+    finished = [job for job in page if not job.active]
+    return render_template(
+        "jobs/drafts.html", course=None, active=active, more_active=more_active,
+        finished=finished, before=before, next_before=next_before,
+        requesters=_requesters(active + finished), everyone=requester is None,
+    )
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+
+@bp.get("/admin/jobs")
+@role_required("admin")
+def admin_jobs():
+    status = request.args.get("status", "").strip() or None
+    if status is not None and status not in JOB_STATUSES:
+        raise ValidationFailed(f"Status must be one of {', '.join(JOB_STATUSES)}.")
+    before = request.args.get("before", type=int)
+    rows, next_before = jobs.list_jobs(status=status, before=before, page_size=PAGE_SIZE)
+    return render_template(
+        "jobs/admin_jobs.html", jobs=rows, status=status, statuses=JOB_STATUSES,
+        before=before, next_before=next_before, requesters=_requesters(rows),
+        heartbeat_age=jobs.heartbeat_age,
+    )
+
+
+def _month_arg(required: bool) -> date | None:
+    raw = request.args.get("month", "").strip()
+    if not raw:
+        if required:
+            raise ValidationFailed("Choose a month, as ?month=2025-03 (year-month).")
+        return None
+    try:
+        return costs.parse_month(raw)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+@bp.get("/admin/costs")
+@role_required("admin")
+def admin_costs():
+    months = costs.months_with_costs()
+    month = _month_arg(required=False)
+    if month is None:
+        month = months[0] if months else costs.month_start(utcnow().date())
+    rows = costs.cost_totals(month=month)
+    return render_template(
+        "jobs/admin_costs.html", month=month, rows=rows,
+        months=sorted({*months, month}, reverse=True),
+        total=sum((row.cost for row in rows), Decimal(0)),
+    )
+
+
+@bp.get("/admin/costs.csv")
+@role_required("admin")
+def admin_costs_csv():
+    month = _month_arg(required=True)
+    response = make_response(costs.csv_for_month(month))
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=tangent-costs-{month:%Y-%m}.csv")
+    response.headers["Cache-Control"] = "no-store"
+    return response
