@@ -57,7 +57,12 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     _init_extensions(app, settings)
 
     from webapp.jobs import init_queue
-    from webapp.services import branches, drafts, narration  # noqa: F401  (job pipelines)
+    from webapp.services import (  # noqa: F401  (they register the job pipelines)
+        branches,
+        drafts,
+        narration,
+        regeneration,
+    )
 
     init_queue(app, settings)
 

@@ -1,6 +1,7 @@
 """`tangent worker` as real processes: killed in the middle of a course draft and started
-again, the draft completes with no duplicated lessons and no double-counted cost; and
-two processes asking for the same topic at once create one job.
+again, the draft completes with no duplicated lessons and no double-counted cost; two
+processes asking for the same topic at once create one job; and `tangent serve` runs
+jobs in its own process (the embedded set-up) while it serves.
 
 The AI provider is the fake OpenAI-compatible server on 127.0.0.1. Both tests use
 their own instance folder with a SQLite database and huey's SQLite queue, the
@@ -190,3 +191,32 @@ def test_killing_the_worker_mid_draft_then_restarting_completes_it_once(instance
     assert quiz == [(1,)]
     assert json.loads(query(db_path, "SELECT state FROM generation_job")[0][0])["quiz_id"]
     assert not os.path.exists(tmp_path / "instance" / "audio")
+
+
+def test_serve_runs_jobs_in_process(instance, tmp_path):
+    """A draft queued while nothing consumes jobs is done by `tangent serve` itself."""
+    from tests.unit.test_commands import _free_port, _wait_until_healthy
+
+    worker_env, db_path = instance
+    requested = request_draft(worker_env, "Knots for sailors", time.time())
+    _out, err = requested.communicate(timeout=60)
+    assert requested.returncode == 0, err
+    assert query(db_path, "SELECT status FROM generation_job") == [("queued",)]
+    port = _free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen([TANGENT, "serve", "--port", str(port)], env=worker_env,
+                                  stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+    try:
+        _wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        wait_for(lambda: query(db_path, "SELECT status FROM generation_job")[0][0]
+                 in ("succeeded", "failed"), 60, "the draft to finish under tangent serve")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    status, error = query(db_path, "SELECT status, error FROM generation_job")[0]
+    assert (status, error) == ("succeeded", ""), (tmp_path / "serve.log").read_text()[-2000:]
+    assert query(db_path, "SELECT count(*) FROM course WHERE status = 'draft'") == [(1,)]

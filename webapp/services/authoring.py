@@ -240,8 +240,9 @@ def _render_into(lesson: Lesson, source: str) -> list[Finding]:
 def record_lesson_revision(
     actor: User | None, lesson: Lesson, version: int, kind: str,
     before: dict[str, str], after: dict[str, str], restored_from: int | None = None,
+    extra_delta: dict[str, Any] | None = None,
 ) -> LessonRevision:
-    delta: dict[str, Any] = {}
+    delta: dict[str, Any] = dict(extra_delta or {})
     if before.get("title") != after["title"]:
         delta["title"] = [before.get("title"), after["title"]]
     hunks = diff.make_delta(before.get("source") or "", after["source"])
@@ -257,8 +258,11 @@ def record_lesson_revision(
 def save_lesson(
     actor: User, lesson: Lesson, *, base_version: int, title: str, source: str,
     kind: str = "edit", restored_from: int | None = None,
+    extra_delta: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """Save title and source against ``base_version``; a stale version is an EditConflict.
+
+    ``extra_delta`` adds other changed fields to the revision (e.g. AI provenance).
 
     Renders and sanitizes into sections (unchanged sections keep their rows and
     the learners' progress), records a revision (delta only) and an audit row.
@@ -278,7 +282,7 @@ def save_lesson(
     db.session.flush()
     db.session.refresh(lesson, ["version"])
     record_lesson_revision(actor, lesson, version, kind, before,
-                           {"title": title, "source": source}, restored_from)
+                           {"title": title, "source": source}, restored_from, extra_delta)
     audit_delta = delta_of(before, {"title": title})
     audit_delta["source_chars"] = [len(before["source"]), len(source)]
     audit_delta["version"] = [base_version, version]

@@ -172,10 +172,20 @@ def request_course_draft(actor: User, *, topic: str, level: str) -> tuple[Genera
 
 
 def enqueue(job_id: int) -> None:
-    """Hand the job to the queue; call after the job row is committed."""
+    """Hand the job to the queue; call after the job row is committed.
+
+    In immediate mode (tests) the job runs right here in a session of its own;
+    the caller's session may have begun a new transaction since its commit (by
+    reading an expired attribute), which on SQLite would hold the lock the job
+    needs, so that transaction ends first. It has no writes: the contract is to
+    enqueue after committing.
+    """
     from webapp.jobs import enqueue_job
 
-    enqueue_job(current_app._get_current_object(), job_id)
+    app = current_app._get_current_object()
+    if app.extensions["tangent.huey"].immediate:
+        db.session.commit()
+    enqueue_job(app, job_id)
 
 
 # --- reading and cancelling -----------------------------------------------------------------
@@ -338,7 +348,8 @@ def run_job(job_id: int, *, sleep: Callable[[float], None] = time.sleep) -> str 
     from webapp.providers.tts import SpeechError, TransientSpeechError
 
     transient = (TransientProviderError, TransientSpeechError)
-    permanent = (ProviderError, SpeechError, ValidationFailed)
+    # Domain errors (a conflict with someone's edit, bad input) end the job with their message.
+    permanent = (ProviderError, SpeechError, DomainError)
 
     settings = _settings()
     if not claim(job_id, settings.job_stale_seconds):

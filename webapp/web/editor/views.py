@@ -301,6 +301,23 @@ def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200, saved_f
     ), status
 
 
+@bp.post("/lessons/<int:lesson_id>/regenerate")
+def regenerate_lesson(lesson_id: int):
+    """Queue an AI rewrite of the lesson (a new, restorable revision; progress is kept)."""
+    from webapp.services import jobs, regeneration
+
+    lesson = authoring.get_lesson_for_edit(_user(), lesson_id)
+    _check_action()
+    job, created = regeneration.request_regeneration(_user(), lesson)
+    job_id = job.id
+    db.session.commit()
+    if created:
+        jobs.enqueue(job_id)
+    flash("Regeneration started: the new text will be saved as the next version."
+          if created else "This version is already being regenerated.", "success")
+    return redirect(url_for("jobs.show", job_id=job_id), 303)
+
+
 @bp.post("/lessons/<int:lesson_id>/narrate")
 def narrate_lesson(lesson_id: int):
     """Queue narration of the lesson's current version; show the job's progress."""
