@@ -138,6 +138,15 @@ def test_save_bumps_version_and_records_only_the_delta(course, editor):
     assert "lesson.edit" in audit_actions()
 
 
+def test_saving_unchanged_text_makes_no_version(course, editor):
+    lesson = first_lesson(course)
+    authoring.save_lesson(editor, lesson, base_version=1, title=lesson.title,
+                          source=lesson.source)
+    db.session.commit()
+    assert lesson.version == 1
+    assert db.session.scalar(select(func.count()).select_from(LessonRevision)) == 1
+
+
 def test_stale_save_is_a_conflict_with_both_texts_and_a_merge(course, editor):
     lesson = first_lesson(course)
     base = "A\nB\nC\nD\n"

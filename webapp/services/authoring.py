@@ -271,6 +271,9 @@ def save_lesson(
     require_editor(actor, lesson.course)
     title = _title(title)
     source = check_source(source)
+    if title == lesson.title and source == (lesson.source or "") and kind == "edit":
+        # Nothing changed: no new version, so narration and other derived files stay valid.
+        return []
     if not _compare_and_set(Lesson, lesson.id, base_version):
         db.session.refresh(lesson)
         raise _lesson_conflict(lesson, base_version, title, source)

@@ -368,7 +368,8 @@ def save_lesson(lesson_id: int):
     except authoring.EditConflict as conflict:
         db.session.rollback()
         return _lesson_conflict(lesson_id, conflict)
-    flash(f"Saved as version {lesson.version}.", "success")
+    flash(f"Saved as version {lesson.version}." if lesson.version != form.version.data
+          else "No changes to save.", "success")
     return redirect(url_for("editor.lesson", lesson_id=lesson.id), 303)
 
 
