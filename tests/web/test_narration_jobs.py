@@ -65,19 +65,23 @@ def test_narrate_from_the_editor_then_listen(app, client, lesson_id):
     assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/mpeg"
     assert len(body) > 1000
 
-    # An edit makes a new version: it has no narration until narrated again.
+    # Saving the same text again makes no version and narrates nothing.
+    same = client.post(url, data={
+        "csrf_token": token, "title": "Listen", "version": "1",
+        "source": "Hello there.\n\n## Second part\n\nMore words here.\n"})
+    assert same.status_code == 303
     with app.app_context():
-        editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
-        lesson = db.session.get(Lesson, lesson_id)
-        authoring.save_lesson(editor, lesson, base_version=1, title="Listen",
-                              source="Changed text.\n")
-        db.session.commit()
-    assert "has no narration yet" in client.get(url).get_data(as_text=True)
-    client.post(f"{url}/narrate", data={"csrf_token": token})
+        assert db.session.scalar(select(func.count()).select_from(AudioAsset)) == 1
+    # A changed lesson that was narrated gets narration of its new version.
+    changed = client.post(url, data={"csrf_token": token, "title": "Listen", "version": "1",
+                                     "source": "Changed text.\n"})
+    assert changed.status_code == 303
+    assert "its new version is being narrated" in client.get(url).get_data(as_text=True)
     with app.app_context():
         versions = db.session.scalars(select(AudioAsset.lesson_version)
                                       .order_by(AudioAsset.id)).all()
         assert versions == [1, 2]
+    assert "Narrated (" in client.get(url).get_data(as_text=True)
 
 
 def test_narration_is_for_editors_of_the_course(app, client, lesson_id):

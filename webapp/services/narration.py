@@ -43,6 +43,29 @@ def request_narration(actor: User, lesson: Lesson) -> tuple[GenerationJob, bool]
     return job, created
 
 
+def renarrate_if_narrated(actor: User, lesson: Lesson, previous_version: int,
+                          ) -> GenerationJob | None:
+    """After a save: if the previous version was narrated, queue narration of the new one.
+
+    Returns the job, or None when there was no narration to keep up to date (or no
+    provider). Over a quota it raises QuotaExceeded; the save itself stands.
+    """
+    from sqlalchemy import select
+
+    from webapp.models import AudioAsset
+    from webapp.services.audio import IMPORTED_PREFIX
+
+    if lesson.version == previous_version or _provider() is None:
+        return None
+    narrated = db.session.scalar(select(AudioAsset.id).where(
+        AudioAsset.lesson_id == lesson.id, AudioAsset.lesson_version == previous_version,
+        AudioAsset.voice.not_like(f"{IMPORTED_PREFIX}%")).limit(1))
+    if narrated is None:
+        return None
+    job, _created = request_narration(actor, lesson)
+    return job
+
+
 class NarrationPipeline:
     """One step: synthesize the lesson version the job was asked for."""
 

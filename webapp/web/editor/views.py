@@ -370,7 +370,25 @@ def save_lesson(lesson_id: int):
         return _lesson_conflict(lesson_id, conflict)
     flash(f"Saved as version {lesson.version}." if lesson.version != form.version.data
           else "No changes to save.", "success")
+    _keep_narration_current(lesson, form.version.data)
     return redirect(url_for("editor.lesson", lesson_id=lesson.id), 303)
+
+
+def _keep_narration_current(lesson: Lesson, previous_version: int) -> None:
+    """A narrated lesson that changed gets new narration (a job), after the save committed."""
+    from webapp.services import jobs, narration
+
+    try:
+        job = narration.renarrate_if_narrated(_user(), lesson, previous_version)
+        job_id = job.id if job is not None else None
+        db.session.commit()
+    except jobs.QuotaExceeded as exc:
+        db.session.rollback()
+        flash(f"The narration was not updated: {exc.message}", "error")
+        return
+    if job_id is not None:
+        jobs.enqueue(job_id)
+        flash("The lesson was narrated before, so its new version is being narrated.", "info")
 
 
 def _lesson_conflict(lesson_id: int, conflict: authoring.EditConflict):
@@ -446,6 +464,7 @@ def restore_lesson(lesson_id: int, version: int):
         db.session.rollback()
         return _lesson_conflict(lesson_id, conflict)
     flash(f"Version {version} restored as version {lesson.version}.", "success")
+    _keep_narration_current(lesson, form.version.data)
     return redirect(url_for("editor.lesson", lesson_id=lesson.id), 303)
 
 
