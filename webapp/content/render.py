@@ -744,13 +744,23 @@ def render_lesson(source: str, fallback_title: str) -> RenderResult:
         sections.append(RenderedSection(key=key, title=title.strip() or fallback_title,
                                         html=html))
     findings.sort(key=lambda f: f.line or 0)
+    quiz_keys, branch_topics = _embeds(env, prepared)
+    return RenderResult(sections=sections, findings=findings + removed, quiz_keys=quiz_keys,
+                        branch_topics=branch_topics)
+
+
+def _embeds(env: dict, prepared: _Prepared) -> tuple[tuple[str, ...], tuple[str, ...]]:
     rendered = [prepared.components[line] for line in env.get(_ENV_RENDERED, ())]
-    return RenderResult(
-        sections=sections,
-        findings=findings + removed,
-        quiz_keys=_unique(c.attrs["id"] for c in rendered if c.name == "Quiz"),
-        branch_topics=_unique(c.attrs["topic"] for c in rendered if c.name == "Branch"),
-    )
+    return (_unique(c.attrs["id"] for c in rendered if c.name == "Quiz"),
+            _unique(c.attrs["topic"] for c in rendered if c.name == "Branch"))
+
+
+def lesson_embeds(source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The quiz ids and branch topics a lesson embeds, exactly as ``render_lesson`` finds
+    them, from the parse alone (no HTML is rendered or sanitized): for checks that must
+    not pay for a full render of every lesson."""
+    _tokens, env, prepared = _parse(source, drop=True)
+    return _embeds(env, prepared)
 
 
 def render_sections(source: str, fallback_title: str) -> list[RenderedSection]:

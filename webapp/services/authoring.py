@@ -17,7 +17,13 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from webapp.content import diff
-from webapp.content.render import RENDERER_VERSION, Finding, render_lesson, slugify
+from webapp.content.render import (
+    RENDERER_VERSION,
+    Finding,
+    lesson_embeds,
+    render_lesson,
+    slugify,
+)
 from webapp.extensions import db
 from webapp.models import (
     Course,
@@ -32,7 +38,6 @@ from webapp.models import (
     SectionProgress,
     User,
 )
-from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.services import courses as course_service
 from webapp.services.audit import delta_of, record_audit
@@ -84,19 +89,19 @@ def get_course_for_edit(actor: User, course_id: int) -> Course:
 
 
 def get_lesson_for_edit(actor: User, lesson_id: int) -> Lesson:
-    lesson = db.session.get(Lesson, lesson_id)
-    if lesson is None:
-        raise NotFound("There is no such lesson.")
-    require_editor(actor, lesson.course)
-    return lesson
+    return _get_for_edit(actor, Lesson, lesson_id, "lesson")
 
 
 def get_module_for_edit(actor: User, module_id: int) -> Module:
-    module = db.session.get(Module, module_id)
-    if module is None:
-        raise NotFound("There is no such module.")
-    require_editor(actor, module.course)
-    return module
+    return _get_for_edit(actor, Module, module_id, "module")
+
+
+def _get_for_edit(actor: User, model: type[Lesson] | type[Module], row_id: int, what: str):
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"There is no such {what}.")
+    require_editor(actor, row.course)
+    return row
 
 
 @dataclass(frozen=True)
@@ -229,11 +234,7 @@ def preview_lesson(course_id: int, title: str, source: str) -> Preview:
 def _render_into(lesson: Lesson, source: str) -> list[Finding]:
     """Render ``source`` into the lesson's sections (keys kept), without a revision."""
     result = render_lesson(source, lesson.title)
-    course_service.store_sections(lesson, result.sections)
-    lesson.source = source
-    lesson.renderer_version = RENDERER_VERSION
-    lesson.estimated_minutes = max(1, len(source.split()) // course_service.WORDS_PER_MINUTE)
-    lesson.updated_at = utcnow()
+    course_service.apply_source(lesson, source, result.sections)
     return list(result.findings)
 
 
@@ -504,8 +505,8 @@ def publish_problems(course: Course) -> list[str]:
     ).all()
     problems.extend(f"Quiz “{title}” has no questions." for title in empty)
     for lesson in lessons:
-        result = render_lesson(lesson.source or "", lesson.title)
-        for key in result.quiz_keys:
+        quiz_keys, _topics = lesson_embeds(lesson.source or "")
+        for key in quiz_keys:
             if key not in known:
                 problems.append(f"Lesson “{lesson.title}” embeds <Quiz id=\"{key}\"/>, "
                                 "but the course has no quiz with that id.")

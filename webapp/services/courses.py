@@ -321,17 +321,24 @@ def store_sections(lesson: Lesson, rendered: Sequence[RenderedSection]) -> None:
     db.session.expire(lesson, ["sections"])
 
 
-def set_lesson_source(
-    actor: User | None, lesson: Lesson, source: str, *, estimated_minutes: int | None = None
-) -> None:
-    """Store the source, render + sanitize it into sections, keep unchanged sections' rows."""
-    store_sections(lesson, render_sections(source, lesson.title))
-    before = lesson.source
+def apply_source(lesson: Lesson, source: str, rendered: Sequence[RenderedSection],
+                 estimated_minutes: int | None = None) -> None:
+    """Store the source and its rendered sections, and what they imply (renderer
+    version, reading time); the caller records the revision or audit row."""
+    store_sections(lesson, rendered)
     lesson.source = source
     lesson.renderer_version = RENDERER_VERSION
     lesson.estimated_minutes = estimated_minutes or max(1, len(source.split()) // WORDS_PER_MINUTE)
     lesson.updated_at = utcnow()
     db.session.flush()
+
+
+def set_lesson_source(
+    actor: User | None, lesson: Lesson, source: str, *, estimated_minutes: int | None = None
+) -> None:
+    """Store the source, render + sanitize it into sections, keep unchanged sections' rows."""
+    before = lesson.source
+    apply_source(lesson, source, render_sections(source, lesson.title), estimated_minutes)
     record_audit(actor, "lesson.source", "lesson", lesson.id,
                  {"source_chars": [len(before or ""), len(source)]})
 

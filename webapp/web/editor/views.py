@@ -40,12 +40,9 @@ def _form_error(form, exc: ValidationFailed, default_field: str) -> None:
 
 
 def _valid_or_400(form) -> None:
-    """CSRF and field validation; a bad CSRF token is a 400 like everywhere else."""
-    if not form.validate_on_submit():
-        if "csrf_token" in form.errors:
-            abort(400, "The form expired; reload the page and try again.")
-        return
-    return
+    """Validate; field errors stay on the form, a bad CSRF token is a 400 like elsewhere."""
+    if not form.validate_on_submit() and "csrf_token" in form.errors:
+        abort(400, "The form expired; reload the page and try again.")
 
 
 # --- my courses -------------------------------------------------------------------------
@@ -229,16 +226,21 @@ def move_module(module_id: int):
 @bp.route("/modules/<int:module_id>/delete", methods=["GET", "POST"])
 def delete_module(module_id: int):
     module = authoring.get_module_for_edit(_user(), module_id)
+    return _confirm_then_delete(
+        module, "module", authoring.module_delete_impact, authoring.delete_module,
+        url_for("editor.delete_module", module_id=module.id))
+
+
+def _confirm_then_delete(row, what: str, impact, delete, action: str):
+    """GET: a page saying what goes with ``row``; POST: delete it and show the outline."""
     if request.method == "GET":
-        return render_template("editor/delete.html", course=module.course, tab=None,
-                               what="module", name=module.title,
-                               impact=authoring.module_delete_impact(module),
-                               action_form=ActionForm(),
-                               action=url_for("editor.delete_module", module_id=module.id))
+        return render_template("editor/delete.html", course=row.course, tab=None, what=what,
+                               name=row.title, impact=impact(row), action_form=ActionForm(),
+                               action=action)
     _check_action()
-    course_id, title = module.course_id, module.title
-    authoring.delete_module(_user(), module)
-    return _outline_response(course_id, f"Module “{title}” deleted.")
+    course_id, title = row.course_id, row.title
+    delete(_user(), row)
+    return _outline_response(course_id, f"{what.capitalize()} “{title}” deleted.")
 
 
 @bp.post("/modules/<int:module_id>/lessons")
@@ -267,16 +269,9 @@ def move_lesson(lesson_id: int):
 @bp.route("/lessons/<int:lesson_id>/delete", methods=["GET", "POST"])
 def delete_lesson(lesson_id: int):
     lesson = authoring.get_lesson_for_edit(_user(), lesson_id)
-    if request.method == "GET":
-        return render_template("editor/delete.html", course=lesson.course, tab=None,
-                               what="lesson", name=lesson.title,
-                               impact=authoring.lesson_delete_impact(lesson),
-                               action_form=ActionForm(),
-                               action=url_for("editor.delete_lesson", lesson_id=lesson.id))
-    _check_action()
-    course_id, title = lesson.course_id, lesson.title
-    authoring.delete_lesson(_user(), lesson)
-    return _outline_response(course_id, f"Lesson “{title}” deleted.")
+    return _confirm_then_delete(
+        lesson, "lesson", authoring.lesson_delete_impact, authoring.delete_lesson,
+        url_for("editor.delete_lesson", lesson_id=lesson.id))
 
 
 # --- the lesson editor ------------------------------------------------------------------------
@@ -289,14 +284,14 @@ def _preview(lesson: Lesson, title: str, source: str):
         return None, exc.message
 
 
-def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200, saved_findings=None):
+def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200):
     from webapp.services.audio import latest_asset
 
     preview, preview_error = _preview(lesson, form.title.data or lesson.title,
                                       form.source.data or "")
     return render_template(
         "editor/lesson.html", course=lesson.course, lesson=lesson, form=form, tab=None,
-        preview=preview, preview_error=preview_error, saved_findings=saved_findings,
+        preview=preview, preview_error=preview_error,
         narration=latest_asset(lesson), action_form=ActionForm(),
     ), status
 
