@@ -149,7 +149,7 @@ def settings_override(app: Flask):
     for one test; they are restored afterwards."""
     from dataclasses import replace
 
-    from webapp import get_settings
+    from webapp.settings import get_settings
 
     original = get_settings(app)
 

@@ -80,10 +80,6 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     return app
 
 
-def get_settings(app: Flask) -> Settings:
-    return app.extensions["tangent.settings"]
-
-
 def _configure(app: Flask, settings: Settings) -> None:
     from webapp.database import engine_options
 

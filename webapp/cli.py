@@ -392,8 +392,8 @@ def demo() -> None:
 def serve(host: str, port: int, with_demo: bool, workers: int, threads: int,
           no_job_worker: bool) -> None:
     """Apply migrations, start the job worker and serve Tangent with gunicorn."""
-    from webapp import get_settings
     from webapp.extensions import db
+    from webapp.settings import get_settings
     from webapp.wsgi_server import serve_app
 
     app = current_app._get_current_object()
@@ -419,9 +419,9 @@ def serve(host: str, port: int, with_demo: bool, workers: int, threads: int,
 @_fail_on_domain_error
 def worker(workers: int | None) -> None:
     """Run background jobs (AI drafts, narration) until stopped; resumes interrupted jobs."""
-    from webapp import get_settings
     from webapp.extensions import db
     from webapp.jobs import recover
+    from webapp.settings import get_settings
 
     app = current_app._get_current_object()
     settings = get_settings(app)
@@ -462,11 +462,11 @@ def _minutes(ms: int) -> str:
 @_fail_on_domain_error
 def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
     """Narrate the lessons of COURSE_SLUG that have no narration of their current text."""
-    from webapp import get_settings
     from webapp.extensions import db
     from webapp.providers.tts import SpeechError, make_speech_provider
     from webapp.services import audio as audio_service
     from webapp.services.exceptions import ValidationFailed
+    from webapp.settings import get_settings
 
     try:
         provider = make_speech_provider(get_settings(current_app))

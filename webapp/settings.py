@@ -331,3 +331,8 @@ def load_settings(
             f"SECRET_KEY: expected at least {MIN_SECRET_KEY_LENGTH} characters in production"
         )
     return replace(settings, instance_path=instance_path)
+
+
+def get_settings(app) -> Settings:
+    """The validated settings of a Flask app made by ``create_app``."""
+    return app.extensions["tangent.settings"]

@@ -9,8 +9,8 @@ from dataclasses import replace
 from flask import Flask
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 
-from webapp import get_settings
 from webapp.jobs import QUEUE_FILE, enqueue_job, init_queue
+from webapp.settings import get_settings
 
 
 def test_tests_run_jobs_immediately(app):

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
-from webapp import get_settings
 from webapp.extensions import db
 from webapp.models import Branch, BranchProgress, GenerationJob, User
 from webapp.services import courses, jobs
+from webapp.settings import get_settings
 from webapp.web.jobs.views import CARD_LIMIT
 
 HX = {"HX-Request": "true"}

@@ -60,9 +60,9 @@ def enqueue_job(app: Flask, job_id: int) -> None:
 
 def recover(app: Flask) -> list[int]:
     """Enqueue every queued job and every running job whose worker stopped beating."""
-    from webapp import get_settings
     from webapp.extensions import db
     from webapp.services.jobs import stale_job_ids
+    from webapp.settings import get_settings
 
     with app.app_context():
         try:

@@ -101,7 +101,7 @@ class UnsafeAudioPath(NotFound):
 
 def store_root() -> Path:
     """The private audio store: ``<instance folder>/audio``."""
-    from webapp import get_settings
+    from webapp.settings import get_settings
 
     return Path(get_settings(current_app).instance_path) / STORE_DIR
 

@@ -268,8 +268,8 @@ def promote(actor: User, branch: Branch) -> None:
 
 
 def _provider():
-    from webapp import get_settings
     from webapp.providers.text import make_text_provider
+    from webapp.settings import get_settings
 
     return make_text_provider(get_settings(current_app))
 

@@ -31,8 +31,8 @@ MAX_LESSONS_PER_MODULE = 6
 
 
 def _provider():
-    from webapp import get_settings
     from webapp.providers.text import make_text_provider
+    from webapp.settings import get_settings
 
     return make_text_provider(get_settings(current_app))
 

@@ -48,7 +48,7 @@ class QuotaExceeded(DomainError):
 
 
 def _settings():
-    from webapp import get_settings
+    from webapp.settings import get_settings
 
     return get_settings(current_app)
 

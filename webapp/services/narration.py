@@ -20,8 +20,8 @@ from webapp.services.jobs import register_pipeline, request_job
 
 
 def _provider():
-    from webapp import get_settings
     from webapp.providers.tts import make_speech_provider
+    from webapp.settings import get_settings
 
     return make_speech_provider(get_settings(current_app))
 

@@ -64,8 +64,8 @@ def align_to(current: str, generated: str) -> str:
 
 
 def _provider():
-    from webapp import get_settings
     from webapp.providers.text import make_text_provider
+    from webapp.settings import get_settings
 
     return make_text_provider(get_settings(current_app))
 
