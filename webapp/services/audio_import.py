@@ -51,7 +51,8 @@ class ImportedReference:
 
     course_slug: str
     lesson_slug: str
-    name: str
+    name: str  # as written after /audio/ (percent-encoded)
+    # The imported asset, or why the link was left as it is.
     asset_id: int | None = None
     problem: str | None = None
 

@@ -64,9 +64,10 @@ def as_prompt_text(value: Any) -> str:
 class PromptTemplate:
     """One versioned prompt: a system and a user message with ``{placeholders}``."""
 
-    version: str
+    version: str  # "lesson.v1"
     system: str
     user: str
+    # The placeholder names of both messages.
     variables: frozenset[str]
 
     @classmethod

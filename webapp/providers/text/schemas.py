@@ -18,81 +18,45 @@ from typing import Any
 LEVELS = ("beginner", "intermediate", "advanced")
 QUIZ_KINDS = ("single", "multiple", "true_false")
 
-_TITLE = {"type": "string", "minLength": 1, "maxLength": 160}
-_MARKDOWN = {"type": "string", "minLength": 1, "maxLength": 60_000}
 
-OUTLINE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["title", "summary", "level", "modules"],
-    "properties": {
-        "title": _TITLE,
-        "summary": {"type": "string", "minLength": 1, "maxLength": 500},
-        "level": {"type": "string", "enum": list(LEVELS)},
-        "modules": {
-            "type": "array", "minItems": 1, "maxItems": 6,
-            "items": {
-                "type": "object",
-                "required": ["title", "lessons"],
-                "properties": {
-                    "title": _TITLE,
-                    "lessons": {
-                        "type": "array", "minItems": 1, "maxItems": 6,
-                        "items": {
-                            "type": "object",
-                            "required": ["title", "goal"],
-                            "properties": {
-                                "title": _TITLE,
-                                "goal": {"type": "string", "minLength": 1, "maxLength": 500},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
+def _text(max_length: int, min_length: int = 1) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_length, "maxLength": max_length}
 
-LESSON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["markdown"],
-    "properties": {"markdown": _MARKDOWN},
-}
 
-QUIZ_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["questions"],
-    "properties": {
-        "questions": {
-            "type": "array", "minItems": 1, "maxItems": 10,
-            "items": {
-                "type": "object",
-                "required": ["kind", "prompt", "explanation", "choices"],
-                "properties": {
-                    "kind": {"type": "string", "enum": list(QUIZ_KINDS)},
-                    "prompt": {"type": "string", "minLength": 1, "maxLength": 1000},
-                    "explanation": {"type": "string", "maxLength": 1000},
-                    "choices": {
-                        "type": "array", "minItems": 2, "maxItems": 6,
-                        "items": {
-                            "type": "object",
-                            "required": ["text", "correct"],
-                            "properties": {
-                                "text": {"type": "string", "minLength": 1, "maxLength": 500},
-                                "correct": {"type": "boolean"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
+def _object(**properties: dict[str, Any]) -> dict[str, Any]:
+    """An object schema whose properties are all required, in this order."""
+    return {"type": "object", "required": list(properties), "properties": properties}
 
-BRANCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["title", "markdown"],
-    "properties": {"title": _TITLE, "markdown": _MARKDOWN},
-}
+
+def _array(items: dict[str, Any], max_items: int, min_items: int = 1) -> dict[str, Any]:
+    return {"type": "array", "minItems": min_items, "maxItems": max_items, "items": items}
+
+
+_TITLE = _text(160)
+_MARKDOWN = _text(60_000)
+
+OUTLINE_SCHEMA: dict[str, Any] = _object(
+    title=_TITLE,
+    summary=_text(500),
+    level={"type": "string", "enum": list(LEVELS)},
+    modules=_array(_object(
+        title=_TITLE,
+        lessons=_array(_object(title=_TITLE, goal=_text(500)), 6),
+    ), 6),
+)
+
+LESSON_SCHEMA: dict[str, Any] = _object(markdown=_MARKDOWN)
+
+QUIZ_SCHEMA: dict[str, Any] = _object(
+    questions=_array(_object(
+        kind={"type": "string", "enum": list(QUIZ_KINDS)},
+        prompt=_text(1000),
+        explanation={"type": "string", "maxLength": 1000},
+        choices=_array(_object(text=_text(500), correct={"type": "boolean"}), 6, min_items=2),
+    ), 10),
+)
+
+BRANCH_SCHEMA: dict[str, Any] = _object(title=_TITLE, markdown=_MARKDOWN)
 
 _SCHEMA_KEYWORDS = frozenset({"type", "required", "properties", "items", "minItems",
                               "maxItems", "minLength", "maxLength", "enum"})
