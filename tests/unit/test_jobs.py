@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.jobs import pipelines, runner
 from webapp.models import Course, GenerationJob, Lesson, ProviderCall
 from webapp.models.base import utcnow
+from webapp.models.jobs import JOB_KINDS
 from webapp.providers.text import ProviderError, TransientProviderError, Usage
 from webapp.services import jobs
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -257,6 +258,21 @@ def test_provider_and_internal_errors_fail_readably(editor, scripted):
     assert runner.run_job(other.id) == "failed"
     db.session.refresh(other)
     assert "internal error" in other.error
+
+
+def test_every_job_kind_has_a_pipeline():
+    assert set(pipelines.PIPELINES) == set(JOB_KINDS)
+
+
+def test_a_job_whose_pipeline_cannot_be_built_fails_readably(editor, settings_override):
+    job, _ = jobs.request_course_draft(editor, topic="Knots", level="beginner",
+                                       settings=app_settings())
+    db.session.commit()
+    settings_override(ai_provider="magic")
+    assert runner.run_job(job.id) == "failed"
+    db.session.refresh(job)
+    assert job.error.startswith("course_draft: unknown AI provider 'magic'")
+    assert job.finished_at is not None
 
 
 def test_cancel(editor, scripted):

@@ -3,7 +3,7 @@
 Only signed-in users who may hear the asset get it (``audio.can_listen``);
 everyone else gets the same 404 as for an id that does not exist, so nobody
 learns which recordings exist. The file path comes from the database row,
-checked by ``audio.asset_path``; nothing in the request becomes a path.
+checked by ``AudioStore.path_of``; nothing in the request becomes a path.
 
 Seeking works through HTTP Range (werkzeug's ``send_file``: 206 for one byte
 range, 416 with ``Content-Range: bytes */size`` for an unsatisfiable one;
