@@ -46,10 +46,12 @@ def enqueue(job_id: int) -> None:
     needs, so that transaction ends first. It has no writes: the contract is to
     enqueue after committing.
     """
+    from webapp.jobs import enqueue_job
+
     app = current_app._get_current_object()
     if app.extensions["tangent.huey"].immediate:
         db.session.commit()
-    app.extensions["tangent.run_job"](job_id)
+    enqueue_job(app, job_id)
 
 
 def claim(job_id: int, stale_seconds: int) -> bool:
