@@ -57,12 +57,6 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     _init_extensions(app, settings)
 
     from webapp.jobs import init_queue
-    from webapp.services import (  # noqa: F401  (they register the job pipelines)
-        branches,
-        drafts,
-        narration,
-        regeneration,
-    )
 
     init_queue(app, settings)
 

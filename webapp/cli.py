@@ -468,13 +468,15 @@ def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
     from webapp.services.exceptions import ValidationFailed
     from webapp.settings import get_settings
 
+    settings = get_settings(current_app)
     try:
-        provider = make_speech_provider(get_settings(current_app))
+        provider = make_speech_provider(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if provider is None:
         raise click.ClickException(NO_SPEECH_PROVIDER)
     course = _course_by_slug(course_slug)
+    store = audio_service.AudioStore.for_settings(settings)
     voice = audio_service.asset_voice(provider)
     made = current = skipped = 0
     for lesson in audio_service.lessons_of(course, lesson_slug):
@@ -483,7 +485,7 @@ def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
             click.echo(f"  {lesson.slug}: up to date (version {lesson.version})")
             continue
         try:
-            asset = audio_service.narrate_lesson(lesson, provider)
+            asset = audio_service.narrate_lesson(lesson, provider, store)
         except ValidationFailed as exc:
             db.session.rollback()
             skipped += 1
@@ -512,8 +514,10 @@ def audio_import_public(directory: Path, dry_run: bool) -> None:
     store, and point those links at the protected audio view (a one-time migration)."""
     from webapp.extensions import db
     from webapp.services import audio as audio_service
+    from webapp.settings import get_settings
 
-    report = audio_service.import_public_audio(directory, dry_run=dry_run)
+    store = audio_service.AudioStore.for_settings(get_settings(current_app))
+    report = audio_service.import_public_audio(directory, store, dry_run=dry_run)
     for ref in report.imported:
         target = "would be imported" if dry_run else f"-> /audio/{ref.asset_id}"
         click.echo(f"  {ref.course_slug}/{ref.lesson_slug}: /audio/{ref.name} {target}")

@@ -2,7 +2,7 @@
 job's step and progress, and turns into the branch lesson without a reload; without
 JavaScript the status page's "Refresh status" link gets there.
 
-The queue is held (``jobs.enqueue`` keeps the job id instead of running it at once, as
+The queue is held (``runner.enqueue`` keeps the job id instead of running it at once, as
 the test app otherwise does), and the test runs the job itself, as a worker would.
 """
 
@@ -19,8 +19,9 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Account, BrowserLog, sign_in
 from tests.factories import enroll, make_course
 from webapp.extensions import db
+from webapp.jobs import runner
 from webapp.models import User
-from webapp.services import branches, courses, jobs
+from webapp.services import branches, courses
 
 LESSON_PATH = "/courses/bread/lessons/lesson-1-1"
 
@@ -41,14 +42,14 @@ def lesson_for(app: Flask, account: Account) -> None:
 def held(monkeypatch) -> list[int]:
     """Job ids handed to the queue, which runs nothing until the test says so."""
     ids: list[int] = []
-    monkeypatch.setattr(jobs, "enqueue", ids.append)
+    monkeypatch.setattr(runner, "enqueue", ids.append)
     return ids
 
 
 def run_job(app: Flask, job_id: int) -> None:
     with app.app_context():
         try:
-            assert jobs.run_job(job_id) == "succeeded"
+            assert runner.run_job(job_id) == "succeeded"
         finally:
             db.session.remove()
 

@@ -15,8 +15,10 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Account, BrowserLog, sign_in
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
+from webapp.jobs import runner
 from webapp.models import GenerationJob, User
-from webapp.services import audio, branches, courses, jobs
+from webapp.services import audio, branches, courses
+from webapp.settings import get_settings
 
 AXE = Axe()
 
@@ -38,15 +40,17 @@ def world(app: Flask, account: Account) -> dict:
         db.session.commit()
         learner = db.session.scalar(db.select(User).filter_by(email=account.email))
         enroll(learner, course)
-        branch, _job = branches.request_branch(learner, lesson, "Wild yeast")
+        branch, _job = branches.request_branch(learner, lesson, "Wild yeast",
+                                               settings=get_settings(app))
         db.session.commit()
         if _job is not None:
-            jobs.enqueue(_job.id)
+            runner.enqueue(_job.id)
         if shutil.which("espeak-ng"):
             from webapp.providers.tts import EspeakProvider
 
             audio.narrate_lesson(db.session.get(type(lesson), lesson.id),
-                                 EspeakProvider(binary=shutil.which("espeak-ng"), voice="en"))
+                                 EspeakProvider(binary=shutil.which("espeak-ng"), voice="en"),
+                                 audio.AudioStore.for_settings(get_settings(app)))
             db.session.commit()
         return {"lesson": f"/courses/{course.slug}/lessons/{lesson.slug}",
                 "branch": f"/branches/{branch.id}"}

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from tests.factories import enroll, make_course, make_user
@@ -25,13 +26,19 @@ from webapp.providers.tts import (
     mp3_duration_ms,
     mp3_frames,
 )
-from webapp.services import audio, authoring, courses
+from webapp.services import audio, audio_access, authoring, courses
 from webapp.services.exceptions import NotFound, ValidationFailed
+from webapp.settings import get_settings
 
 ESPEAK = shutil.which("espeak-ng")
 _SILENCE = encode_mp3(b"\0\0" * 22050, 22050, 1)
 _FIRST = mp3_frames(_SILENCE)[1]
 FRAME = _SILENCE[_FIRST.offset:_FIRST.offset + _FIRST.length]  # 576 samples at 22050 Hz
+
+
+def app_store() -> audio.AudioStore:
+    """The app's private audio store (inside an app context)."""
+    return audio.AudioStore.for_settings(get_settings(current_app))
 
 
 class CountingProvider:
@@ -111,13 +118,13 @@ def test_html_to_speech_text_handles_what_lessons_contain():
 def test_narrate_lesson_stores_a_private_file_and_records_it(course):
     lesson = first_lesson(course)
     provider = CountingProvider()
-    asset = audio.narrate_lesson(lesson, provider)
+    asset = audio.narrate_lesson(lesson, provider, app_store())
     db.session.commit()
 
     assert len(provider.calls) == len(lesson.sections)  # one synthesis per section
-    path = audio.asset_path(asset)
+    path = app_store().path_of(asset)
     data = path.read_bytes()
-    root = audio.store_root()
+    root = app_store().root
     assert path == (root / asset.storage_name).resolve()
     assert asset.storage_name == f"{asset.sha256[:2]}/{asset.sha256}.mp3"
     assert hashlib.sha256(data).hexdigest() == asset.sha256 and len(data) == asset.size_bytes
@@ -152,15 +159,15 @@ def test_narrate_lesson_stores_a_private_file_and_records_it(course):
 def test_unchanged_text_is_not_synthesized_again(course):
     lesson = first_lesson(course)
     provider = CountingProvider()
-    first = audio.narrate_lesson(lesson, provider)
+    first = audio.narrate_lesson(lesson, provider, app_store())
     db.session.commit()
     calls = len(provider.calls)
-    again = audio.narrate_lesson(lesson, provider)
+    again = audio.narrate_lesson(lesson, provider, app_store())
     assert again.id == first.id and len(provider.calls) == calls
     assert db.session.scalar(select(func.count(ProviderCall.id))) == 1
     assert audio.latest_asset(lesson).id == first.id
     # Another voice is another narration.
-    other = audio.narrate_lesson(lesson, CountingProvider(voice="v2"))
+    other = audio.narrate_lesson(lesson, CountingProvider(voice="v2"), app_store())
     assert other.id != first.id and other.voice == "fake:v2"
     assert audio.latest_asset(lesson, "fake:v1").id == first.id
 
@@ -168,14 +175,14 @@ def test_unchanged_text_is_not_synthesized_again(course):
 def test_a_changed_lesson_gets_new_narration(course, editor):
     lesson = first_lesson(course)
     provider = CountingProvider()
-    old = audio.narrate_lesson(lesson, provider)
+    old = audio.narrate_lesson(lesson, provider, app_store())
     db.session.commit()
     authoring.save_lesson(editor, lesson, base_version=lesson.version, title=lesson.title,
                           source=lesson.source + "\n\n## A new step\n\nSomething new to hear.")
     db.session.commit()
     assert audio.latest_asset(lesson) is None  # the old narration is for the old text
     calls = len(provider.calls)
-    new = audio.narrate_lesson(lesson, provider)
+    new = audio.narrate_lesson(lesson, provider, app_store())
     db.session.commit()
     assert len(provider.calls) == calls + len(lesson.sections)
     assert new.id != old.id and new.lesson_version == old.lesson_version + 1
@@ -186,19 +193,19 @@ def test_a_changed_lesson_gets_new_narration(course, editor):
 
 def test_a_concurrent_narration_of_the_same_version_wins_cleanly(course, monkeypatch):
     lesson = first_lesson(course)
-    winner = audio.narrate_lesson(lesson, CountingProvider())
+    winner = audio.narrate_lesson(lesson, CountingProvider(), app_store())
     db.session.commit()
     # This process looked before the other one committed: it synthesizes too, and
     # then the unique constraint, not a crash, decides.
-    real, looks = audio._existing, []
+    real, looks = audio_access.find_asset, []
 
     def existing_after_the_first_look(*args):
         looks.append(args)
         return None if len(looks) == 1 else real(*args)
 
-    monkeypatch.setattr(audio, "_existing", existing_after_the_first_look)
+    monkeypatch.setattr(audio_access, "find_asset", existing_after_the_first_look)
     provider = CountingProvider()
-    again = audio.narrate_lesson(lesson, provider)
+    again = audio.narrate_lesson(lesson, provider, app_store())
     assert provider.calls and again.id == winner.id
     db.session.commit()
     assert db.session.scalar(select(func.count(AudioAsset.id))) == 1
@@ -212,7 +219,7 @@ def test_narration_cost_is_added_to_the_job(course):
                         lesson_id=lesson.id, cost=Decimal("0.5"))
     db.session.add(job)
     db.session.flush()
-    asset = audio.narrate_lesson(lesson, CountingProvider(), job=job)
+    asset = audio.narrate_lesson(lesson, CountingProvider(), app_store(), job=job)
     db.session.commit()
     call = db.session.scalar(select(ProviderCall))
     assert call.job_id == job.id and call.job_kind == "narration"
@@ -231,7 +238,7 @@ def test_provider_failure_leaves_nothing_behind(course):
     from webapp.providers.tts import SpeechError
 
     with pytest.raises(SpeechError):
-        audio.narrate_lesson(first_lesson(course), Failing())
+        audio.narrate_lesson(first_lesson(course), Failing(), app_store())
     db.session.rollback()
     assert db.session.scalar(select(func.count(AudioAsset.id))) == 0
     assert db.session.scalar(select(func.count(ProviderCall.id))) == 0
@@ -244,7 +251,7 @@ def test_a_lesson_without_sections_has_nothing_to_narrate(course):
     db.session.flush()
     db.session.expire(lesson, ["sections"])
     with pytest.raises(ValidationFailed, match="no text"):
-        audio.narrate_lesson(lesson, CountingProvider())
+        audio.narrate_lesson(lesson, CountingProvider(), app_store())
 
 
 @pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed (apt-get install "
@@ -252,9 +259,9 @@ def test_a_lesson_without_sections_has_nothing_to_narrate(course):
 def test_espeak_narrates_a_real_lesson(editor):
     course = make_course("Spoken", modules=1, lessons=1, sections=2, owner=editor)
     lesson = first_lesson(course)
-    asset = audio.narrate_lesson(lesson, EspeakProvider(binary=ESPEAK))
+    asset = audio.narrate_lesson(lesson, EspeakProvider(binary=ESPEAK), app_store())
     db.session.commit()
-    data = audio.asset_path(asset).read_bytes()
+    data = app_store().path_of(asset).read_bytes()
     assert mp3_frames(data) and asset.duration_ms > 2000 and asset.voice == "espeak:en-us"
     second = lesson.sections[1].key
     assert 0 < asset.section_offsets[second] < asset.duration_ms
@@ -265,11 +272,11 @@ def test_espeak_narrates_a_real_lesson(editor):
 
 
 def test_write_audio_is_content_addressed_and_atomic(app_ctx):
-    name, sha = audio.write_audio(FRAME * 3)
-    again, same = audio.write_audio(FRAME * 3)
+    name, sha = app_store().write(FRAME * 3)
+    again, same = app_store().write(FRAME * 3)
     assert (name, sha) == (again, same)
-    assert (audio.store_root() / name).read_bytes() == FRAME * 3
-    assert not list(audio.store_root().glob(".incoming-*"))
+    assert (app_store().root / name).read_bytes() == FRAME * 3
+    assert not list(app_store().root.glob(".incoming-*"))
 
 
 @pytest.mark.parametrize("storage_name", [
@@ -287,38 +294,38 @@ def test_write_audio_is_content_addressed_and_atomic(app_ctx):
     "ab/ab" + "a" * 62 + ".mp3\x00.txt",
 ])
 def test_asset_path_refuses_names_that_are_not_content_names(course, storage_name):
-    asset = audio.narrate_lesson(first_lesson(course), CountingProvider())
+    asset = audio.narrate_lesson(first_lesson(course), CountingProvider(), app_store())
     asset.storage_name = storage_name
     with pytest.raises(NotFound):
-        audio.asset_path(asset)
+        app_store().path_of(asset)
 
 
 def test_asset_path_refuses_links_out_of_the_store_and_missing_files(course, tmp_path):
-    asset = audio.narrate_lesson(first_lesson(course), CountingProvider())
+    asset = audio.narrate_lesson(first_lesson(course), CountingProvider(), app_store())
     outside = tmp_path / "secret.mp3"
     outside.write_bytes(b"secret")
     sha = hashlib.sha256(b"linked").hexdigest()
-    link = audio.store_root() / sha[:2] / f"{sha}.mp3"
+    link = app_store().root / sha[:2] / f"{sha}.mp3"
     link.parent.mkdir(mode=0o700, exist_ok=True)
     link.unlink(missing_ok=True)
     os.symlink(outside, link)
     try:
         asset.storage_name = f"{sha[:2]}/{sha}.mp3"
         with pytest.raises(NotFound):
-            audio.asset_path(asset)
+            app_store().path_of(asset)
     finally:
         link.unlink()
     missing = hashlib.sha256(b"never written").hexdigest()
     asset.storage_name = f"{missing[:2]}/{missing}.mp3"
     with pytest.raises(NotFound):
-        audio.asset_path(asset)
+        app_store().path_of(asset)
 
 
 # --- who may listen ---------------------------------------------------------------------------
 
 
 def test_who_may_listen(course, editor):
-    asset = audio.narrate_lesson(first_lesson(course), CountingProvider())
+    asset = audio.narrate_lesson(first_lesson(course), CountingProvider(), app_store())
     db.session.commit()
     learner, stranger = make_user(), make_user()
     enroll(learner, course)
@@ -383,8 +390,8 @@ def legacy(editor, tmp_path):
 def test_import_public_dry_run_changes_nothing(legacy):
     one, folder = legacy["one"], legacy["folder"]
     source, version = one.source, one.version
-    before = sorted(audio.store_root().rglob("*")) if audio.store_root().exists() else []
-    report = audio.import_public_audio(folder, dry_run=True)
+    before = sorted(app_store().root.rglob("*")) if app_store().root.exists() else []
+    report = audio.import_public_audio(folder, app_store(), dry_run=True)
     db.session.rollback()
     assert report.dry_run and report.lessons_changed == 2
     assert sorted((r.lesson_slug, r.name) for r in report.imported) == [
@@ -398,14 +405,14 @@ def test_import_public_dry_run_changes_nothing(legacy):
     db.session.refresh(one)
     assert (one.source, one.version) == (source, version)
     assert db.session.scalar(select(func.count(AudioAsset.id))) == 0
-    after = sorted(audio.store_root().rglob("*")) if audio.store_root().exists() else []
+    after = sorted(app_store().root.rglob("*")) if app_store().root.exists() else []
     assert after == before and (folder / "intro.mp3").exists()
 
 
 def test_import_public_moves_files_and_rewrites_links(legacy):
     one, two, folder = legacy["one"], legacy["two"], legacy["folder"]
     version = one.version
-    report = audio.import_public_audio(folder)
+    report = audio.import_public_audio(folder, app_store())
     db.session.commit()
     removed = audio.remove_imported_files(report)
     assert sorted(p.name for p in removed) == ["intro.mp3", "part 2.mp3"]
@@ -418,8 +425,8 @@ def test_import_public_moves_files_and_rewrites_links(legacy):
     intro_two = assets[(two.id, "imported:intro.mp3")]
     assert len(assets) == 3
     assert intro.storage_name == intro_two.storage_name  # one file, two lessons
-    assert audio.asset_path(intro).read_bytes() == FRAME * 40
-    assert mode(audio.asset_path(part)) == 0o600
+    assert app_store().path_of(intro).read_bytes() == FRAME * 40
+    assert mode(app_store().path_of(part)) == 0o600
     assert intro.provider == "imported" and intro.mime_type == "audio/mpeg"
     assert intro.duration_ms == mp3_duration_ms(FRAME * 40)
 
@@ -441,13 +448,13 @@ def test_import_public_moves_files_and_rewrites_links(legacy):
     # Imported recordings are not the lesson's narration.
     assert audio.latest_asset(one) is None
     # A second run finds nothing left to do.
-    again = audio.import_public_audio(folder)
+    again = audio.import_public_audio(folder, app_store())
     assert again.imported == [] and again.lessons_changed == 0
 
 
 def test_import_public_needs_a_folder(app_ctx, tmp_path):
     with pytest.raises(ValidationFailed, match="not a folder"):
-        audio.import_public_audio(tmp_path / "nope")
+        audio.import_public_audio(tmp_path / "nope", app_store())
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -5,11 +5,13 @@ can be asked for again, quotas that write nothing, its own progress and promotio
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from tests.factories import enroll, make_course, make_user
 from webapp.content.render import RENDERER_VERSION
 from webapp.extensions import db
+from webapp.jobs import runner
 from webapp.models import (
     AuditEvent,
     Branch,
@@ -21,6 +23,7 @@ from webapp.models import (
 from webapp.providers.text import ProviderError
 from webapp.services import branches, courses, jobs
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
+from webapp.settings import get_settings
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def world(app_ctx):
 
 
 def ask(user, lesson, topic):
-    branch, job = branches.request_branch(user, lesson, topic)
+    branch, job = branches.request_branch(user, lesson, topic, settings=get_settings(current_app))
     db.session.commit()
     return branch, job
 
@@ -46,7 +49,7 @@ def ask(user, lesson, topic):
 def ready(user, lesson, topic):
     """A branch asked for and written (the job run here, as a worker would)."""
     branch, job = ask(user, lesson, topic)
-    assert jobs.run_job(job.id) == "succeeded"
+    assert runner.run_job(job.id) == "succeeded"
     db.session.refresh(branch)
     return branch
 
@@ -75,7 +78,7 @@ def test_suggestions_are_at_most_eight(world):
 def test_a_branch_is_written_rendered_and_labelled(world):
     branch, job = ask(world["ada"], world["lesson"], "Wild yeast")
     assert job.status == "queued"  # the service never runs it; the view enqueues it
-    assert jobs.run_job(job.id) == "succeeded"
+    assert runner.run_job(job.id) == "succeeded"
     db.session.refresh(branch)
     assert branch.status == "ready" and branch.job_id == job.id
     assert branch.title == "Going deeper: Wild yeast"
@@ -90,9 +93,11 @@ def test_a_branch_is_written_rendered_and_labelled(world):
 
 def test_two_learners_share_one_branch_and_one_job(world):
     ada, bob, lesson = world["ada"], world["bob"], world["lesson"]
-    branch, job = branches.request_branch(ada, lesson, "Wild  Yeast")
+    branch, job = branches.request_branch(ada, lesson, "Wild  Yeast",
+                                          settings=get_settings(current_app))
     db.session.commit()
-    again, same_job = branches.request_branch(bob, lesson, "wild yeast")
+    again, same_job = branches.request_branch(bob, lesson, "wild yeast",
+                                              settings=get_settings(current_app))
     db.session.commit()
     assert again.id == branch.id and same_job.id == job.id and job.status == "queued"
     assert count(Branch) == 1 and count(GenerationJob) == 1
@@ -100,14 +105,14 @@ def test_two_learners_share_one_branch_and_one_job(world):
     assert branch.topic == "Wild Yeast" and branch.topic_key == "wild yeast"
     assert job.subject_key == f"branch:{lesson.id}:wild yeast"
     # The same learner asking twice is still one request.
-    branches.request_branch(ada, lesson, "WILD YEAST")
+    branches.request_branch(ada, lesson, "WILD YEAST", settings=get_settings(current_app))
     db.session.commit()
     assert count(BranchRequest) == 2
 
 
 def test_a_ready_branch_is_reused_without_a_job(world):
     branch, job = ask(world["ada"], world["lesson"], "Wild yeast")
-    assert jobs.run_job(job.id) == "succeeded"
+    assert runner.run_job(job.id) == "succeeded"
     again, no_job = ask(world["bob"], world["lesson"], "wild yeast")
     assert again.id == branch.id and no_job is None
     assert count(GenerationJob) == 1
@@ -121,14 +126,14 @@ def test_a_failed_branch_can_be_asked_for_again(world, monkeypatch):
         raise ProviderError("the model is down")
 
     monkeypatch.setattr(branches.BranchPipeline, "_write", broken)
-    assert jobs.run_job(job.id) == "failed"
+    assert runner.run_job(job.id) == "failed"
     item = branches.get_branch_for(ada, branch.id)
     assert item.branch.status == "pending" and item.state == "failed"
     monkeypatch.undo()
     again, new_job = ask(world["bob"], lesson, "wild yeast")
     assert again.id == branch.id and new_job.id != job.id and new_job.status == "queued"
     assert branches.get_branch_for(ada, branch.id).state == "pending"
-    assert jobs.run_job(new_job.id) == "succeeded"
+    assert runner.run_job(new_job.id) == "succeeded"
     assert branches.get_branch_for(ada, branch.id).state == "ready"
 
 
@@ -145,7 +150,8 @@ def test_over_quota_writes_nothing(world, settings_override):
     ask(world["ada"], world["lesson"], "Wild yeast")
     before = (count(Branch), count(BranchRequest), count(GenerationJob))
     with pytest.raises(jobs.QuotaExceeded):
-        branches.request_branch(world["ada"], world["lesson"], "Sourdough starters")
+        branches.request_branch(world["ada"], world["lesson"], "Sourdough starters",
+                                settings=get_settings(current_app))
     db.session.rollback()
     assert (count(Branch), count(BranchRequest), count(GenerationJob)) == before
     # Joining an existing branch creates no job, so it is not limited.
@@ -156,13 +162,15 @@ def test_over_quota_writes_nothing(world, settings_override):
 @pytest.mark.parametrize("topic", ["", "ab", "x" * 121, "tab\x07bell"])
 def test_topics_are_validated(world, topic):
     with pytest.raises(ValidationFailed):
-        branches.request_branch(world["ada"], world["lesson"], topic)
+        branches.request_branch(world["ada"], world["lesson"], topic,
+                                settings=get_settings(current_app))
     assert count(Branch) == 0
 
 
 def test_only_enrolled_learners_and_editors_may_ask(world):
     with pytest.raises(PermissionDenied):
-        branches.request_branch(world["outsider"], world["lesson"], "Wild yeast")
+        branches.request_branch(world["outsider"], world["lesson"], "Wild yeast",
+                                settings=get_settings(current_app))
     _branch, job = ask(world["editor"], world["lesson"], "Wild yeast")
     assert job is not None
 
@@ -170,7 +178,8 @@ def test_only_enrolled_learners_and_editors_may_ask(world):
 def test_unpublished_courses_take_no_branch_requests(world):
     course = make_course("Draft", modules=1, lessons=1, owner=world["editor"], publish=False)
     with pytest.raises(NotFound):
-        branches.request_branch(world["editor"], course.modules[0].lessons[0], "Wild yeast")
+        branches.request_branch(world["editor"], course.modules[0].lessons[0], "Wild yeast",
+                                settings=get_settings(current_app))
 
 
 def test_visibility_follows_requests_promotion_and_roles(world):

@@ -8,16 +8,20 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import make_user
 from webapp.extensions import db
+from webapp.jobs import pipelines, runner
 from webapp.models import Course, GenerationJob, Lesson, ProviderCall
 from webapp.models.base import utcnow
+from webapp.models.jobs import JOB_KINDS
 from webapp.providers.text import ProviderError, TransientProviderError, Usage
 from webapp.services import jobs
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
+from webapp.settings import get_settings
 
 
 @pytest.fixture
@@ -49,17 +53,21 @@ class ScriptedPipeline:
 
 
 @pytest.fixture
-def scripted():
+def scripted(monkeypatch):
     ScriptedPipeline.runs = []
     ScriptedPipeline.fail = {}
-    real = jobs.PIPELINES.get("narration")
-    jobs.register_pipeline("narration", ScriptedPipeline)
-    yield ScriptedPipeline
-    jobs.PIPELINES["narration"] = real
+    monkeypatch.setitem(pipelines.PIPELINES, "narration", lambda settings: ScriptedPipeline())
+    return ScriptedPipeline
+
+
+def app_settings():
+    """The app's current settings (``settings_override`` may have changed them)."""
+    return get_settings(current_app)
 
 
 def new_job(editor, subject="narration:1:1") -> GenerationJob:
-    job, created = jobs.request_job(editor, kind="narration", subject_key=subject, params={})
+    job, created = jobs.request_job(editor, kind="narration", subject_key=subject, params={},
+                                    settings=app_settings())
     db.session.commit()
     assert created
     return job
@@ -70,10 +78,10 @@ def new_job(editor, subject="narration:1:1") -> GenerationJob:
 
 def test_one_active_job_per_subject(editor):
     first, created = jobs.request_course_draft(editor, topic="  Bread  Baking ",
-                                               level="beginner")
+                                               level="beginner", settings=app_settings())
     db.session.commit()
     again, created_again = jobs.request_course_draft(editor, topic="bread baking",
-                                                     level="advanced")
+                                                     level="advanced", settings=app_settings())
     assert created and not created_again and again.id == first.id
     assert first.subject_key == "course:bread baking"
     # The database itself refuses a second active job for the subject.
@@ -84,7 +92,7 @@ def test_one_active_job_per_subject(editor):
     first.status, first.finished_at = "failed", utcnow()
     db.session.commit()
     third, created_third = jobs.request_course_draft(editor, topic="Bread baking",
-                                                     level="beginner")
+                                                     level="beginner", settings=app_settings())
     assert created_third and third.id != first.id
 
 
@@ -100,7 +108,8 @@ def test_concurrent_requests_for_one_topic_make_one_job(app, editor):
             try:
                 barrier.wait(timeout=10)
                 user = db.session.get(jobs.User, editor_id)
-                job, created = jobs.request_course_draft(user, topic="Knots", level="beginner")
+                job, created = jobs.request_course_draft(user, topic="Knots", level="beginner",
+                                                         settings=app_settings())
                 db.session.commit()
                 results.append((job.id, created))
             except Exception as exc:  # noqa: BLE001 - reported by the assertion
@@ -123,15 +132,18 @@ def test_concurrent_requests_for_one_topic_make_one_job(app, editor):
 
 def test_topic_and_role_validation(editor):
     with pytest.raises(ValidationFailed, match="at least 3"):
-        jobs.request_course_draft(editor, topic=" a ", level="beginner")
+        jobs.request_course_draft(editor, topic=" a ", level="beginner", settings=app_settings())
     with pytest.raises(ValidationFailed, match="under 120"):
-        jobs.request_course_draft(editor, topic="x" * 121, level="beginner")
+        jobs.request_course_draft(editor, topic="x" * 121, level="beginner",
+                                  settings=app_settings())
     with pytest.raises(ValidationFailed, match="control"):
-        jobs.request_course_draft(editor, topic="abc\x07def", level="beginner")
+        jobs.request_course_draft(editor, topic="abc\x07def", level="beginner",
+                                  settings=app_settings())
     with pytest.raises(ValidationFailed, match="Level"):
-        jobs.request_course_draft(editor, topic="Knots", level="expert")
+        jobs.request_course_draft(editor, topic="Knots", level="expert", settings=app_settings())
     with pytest.raises(PermissionDenied):
-        jobs.request_course_draft(make_user(), topic="Knots", level="beginner")
+        jobs.request_course_draft(make_user(), topic="Knots", level="beginner",
+                                  settings=app_settings())
 
 
 def test_per_minute_and_daily_quotas(editor, settings_override):
@@ -139,17 +151,19 @@ def test_per_minute_and_daily_quotas(editor, settings_override):
     new_job(editor, "narration:1:1")
     new_job(editor, "narration:2:1")
     with pytest.raises(jobs.QuotaExceeded, match="2 generations a minute") as caught:
-        jobs.request_job(editor, kind="narration", subject_key="narration:3:1", params={})
+        jobs.request_job(editor, kind="narration", subject_key="narration:3:1", params={},
+                         settings=app_settings())
     assert caught.value.status == 429 and 1 <= caught.value.retry_after <= 60
     # Asking again for an active subject is not a new request: no quota needed.
     _, created = jobs.request_job(editor, kind="narration", subject_key="narration:1:1",
-                                    params={})
+                                    params={}, settings=app_settings())
     assert not created
     db.session.execute(update(GenerationJob).values(created_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
     new_job(editor, "narration:3:1")
     with pytest.raises(jobs.QuotaExceeded, match="today's limit of 3"):
-        jobs.request_job(editor, kind="narration", subject_key="narration:4:1", params={})
+        jobs.request_job(editor, kind="narration", subject_key="narration:4:1", params={},
+                         settings=app_settings())
     assert db.session.scalar(select(func.count()).select_from(GenerationJob)) == 3
 
 
@@ -163,13 +177,14 @@ def test_monthly_budgets(editor, settings_override):
     db.session.commit()
     with pytest.raises(jobs.QuotaExceeded, match="course's AI budget"):
         jobs.request_job(editor, kind="narration", subject_key="s1", params={},
-                         course_id=course.id)
+                         course_id=course.id, settings=app_settings())
     new_job(editor, "s2")  # no course: only the site budget applies, 0.5 of 1.00 used
     db.session.add(ProviderCall(call_key="y", kind="text", provider="p", cost=Decimal("0.5"),
                                 cost_source="reported"))
     db.session.commit()
     with pytest.raises(jobs.QuotaExceeded, match="site's AI budget"):
-        jobs.request_job(editor, kind="narration", subject_key="s3", params={})
+        jobs.request_job(editor, kind="narration", subject_key="s3", params={},
+                         settings=app_settings())
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -177,27 +192,27 @@ def test_monthly_budgets(editor, settings_override):
 
 def test_steps_commit_with_their_costs(editor, scripted):
     job = new_job(editor)
-    assert jobs.run_job(job.id) == "succeeded"
+    assert runner.run_job(job.id) == "succeeded"
     db.session.refresh(job)
     assert (job.step_index, job.step_count, job.attempts, job.percent) == (3, 3, 1, 100)
     assert job.cost == Decimal("0.03")
     calls = db.session.scalars(select(ProviderCall).order_by(ProviderCall.id)).all()
     assert [c.call_key for c in calls] == ["a#1.0", "b#1.0", "c#1.0"]
     assert sum(c.cost for c in calls) == job.cost
-    assert jobs.run_job(job.id) is None  # finished: nothing to claim
+    assert runner.run_job(job.id) is None  # finished: nothing to claim
 
 
 def test_a_resumed_job_skips_finished_steps_and_never_double_counts(editor, scripted):
     job = new_job(editor)
     # A worker ran step a, then died in step b: its heartbeat is old.
     scripted.fail["b"] = [RuntimeError("worker died")]
-    assert jobs.run_job(job.id) == "failed"
+    assert runner.run_job(job.id) == "failed"
     db.session.execute(update(GenerationJob).where(GenerationJob.id == job.id).values(
         status="running", finished_at=None, error="", step_index=1,
         heartbeat_at=utcnow() - timedelta(hours=1)))
     db.session.commit()
-    assert jobs.stale_job_ids(120) == [job.id]
-    assert jobs.run_job(job.id) == "succeeded"
+    assert runner.stale_job_ids(120) == [job.id]
+    assert runner.run_job(job.id) == "succeeded"
     assert scripted.runs == ["a", "b", "b", "c"]
     calls = db.session.scalars(select(ProviderCall.call_key).order_by(ProviderCall.id)).all()
     assert calls == ["a#1.0", "b#2.0", "c#2.0"]
@@ -209,8 +224,8 @@ def test_a_live_running_job_is_not_taken_over(editor, scripted):
     job = new_job(editor)
     db.session.execute(update(GenerationJob).values(status="running", heartbeat_at=utcnow()))
     db.session.commit()
-    assert jobs.stale_job_ids(120) == []
-    assert jobs.run_job(job.id) is None
+    assert runner.stale_job_ids(120) == []
+    assert runner.run_job(job.id) is None
     assert scripted.runs == []
 
 
@@ -218,11 +233,11 @@ def test_transient_errors_are_retried_then_fail(editor, scripted):
     job = new_job(editor)
     scripted.fail["b"] = [TransientProviderError("429")]
     sleeps: list[float] = []
-    assert jobs.run_job(job.id, sleep=sleeps.append) == "succeeded"
+    assert runner.run_job(job.id, sleep=sleeps.append) == "succeeded"
     assert sleeps == [2]
     job2 = new_job(editor, "narration:9:9")
     scripted.fail["a"] = [TransientProviderError("503")] * 3
-    assert jobs.run_job(job2.id, sleep=sleeps.append) == "failed"
+    assert runner.run_job(job2.id, sleep=sleeps.append) == "failed"
     db.session.refresh(job2)
     assert "kept failing" in job2.error and job2.finished_at is not None
 
@@ -232,7 +247,7 @@ def test_provider_and_internal_errors_fail_readably(editor, scripted):
     error = ProviderError("the model returned invalid JSON 3 times")
     error.usage = [usage("0.001")] * 3  # the invalid answers were paid for
     scripted.fail["a"] = [error]
-    assert jobs.run_job(job.id) == "failed"
+    assert runner.run_job(job.id) == "failed"
     db.session.refresh(job)
     assert job.error == "a: the model returned invalid JSON 3 times"
     keys = db.session.scalars(select(ProviderCall.call_key).order_by(ProviderCall.id)).all()
@@ -240,9 +255,24 @@ def test_provider_and_internal_errors_fail_readably(editor, scripted):
     assert job.cost == Decimal("0.003")
     other = new_job(editor, "narration:7:7")
     scripted.fail["a"] = [KeyError("bug")]
-    assert jobs.run_job(other.id) == "failed"
+    assert runner.run_job(other.id) == "failed"
     db.session.refresh(other)
     assert "internal error" in other.error
+
+
+def test_every_job_kind_has_a_pipeline():
+    assert set(pipelines.PIPELINES) == set(JOB_KINDS)
+
+
+def test_a_job_whose_pipeline_cannot_be_built_fails_readably(editor, settings_override):
+    job, _ = jobs.request_course_draft(editor, topic="Knots", level="beginner",
+                                       settings=app_settings())
+    db.session.commit()
+    settings_override(ai_provider="magic")
+    assert runner.run_job(job.id) == "failed"
+    db.session.refresh(job)
+    assert job.error.startswith("course_draft: unknown AI provider 'magic'")
+    assert job.finished_at is not None
 
 
 def test_cancel(editor, scripted):
@@ -250,13 +280,13 @@ def test_cancel(editor, scripted):
     jobs.cancel_job(editor, queued)
     db.session.commit()
     assert queued.status == "cancelled" and queued.finished_at is not None
-    assert jobs.run_job(queued.id) is None
+    assert runner.run_job(queued.id) is None
     with pytest.raises(ValidationFailed):
         jobs.cancel_job(editor, queued)
     running = new_job(editor, "narration:5:5")
     running.cancel_requested = True
     db.session.commit()
-    assert jobs.run_job(running.id) == "cancelled"
+    assert runner.run_job(running.id) == "cancelled"
     assert scripted.runs == []
 
 
@@ -284,9 +314,10 @@ def test_list_jobs_keyset(editor, settings_override):
 
 
 def test_scaffold_course_draft_end_to_end(editor):
-    job, _ = jobs.request_course_draft(editor, topic="Bread baking", level="beginner")
+    job, _ = jobs.request_course_draft(editor, topic="Bread baking", level="beginner",
+                                       settings=app_settings())
     db.session.commit()
-    assert jobs.run_job(job.id) == "succeeded"
+    assert runner.run_job(job.id) == "succeeded"
     db.session.refresh(job)
     course = db.session.get(Course, job.course_id)
     assert course.status == "draft" and course.owner_id == editor.id
@@ -297,5 +328,5 @@ def test_scaffold_course_draft_end_to_end(editor):
     assert job.state["quiz_id"]
     assert job.cost == Decimal(0)
     # Running the finished job again changes nothing.
-    assert jobs.run_job(job.id) is None
+    assert runner.run_job(job.id) is None
     assert db.session.scalar(select(func.count()).select_from(Lesson)) == len(lessons)

@@ -4,14 +4,17 @@ learner keeps their progress; a concurrent edit wins over the regeneration."""
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_user
 from webapp.extensions import db
+from webapp.jobs import runner
 from webapp.models import GenerationJob, Lesson, LessonRevision, Section, SectionProgress
-from webapp.services import authoring, jobs, progress, regeneration
+from webapp.services import authoring, progress, regeneration
 from webapp.services.regeneration import align_to, split_steps
+from webapp.settings import get_settings
 
 SOURCE = "Intro.\n\n## Knead\n\nPush and fold.\n\n## Proof\n\nWait.\n\n## Bake\n\nHot oven.\n"
 
@@ -60,9 +63,10 @@ def test_regeneration_is_a_revision_that_keeps_progress(lesson):
     done_before = db.session.scalar(select(func.count()).select_from(SectionProgress))
     keys_before = [s.key for s in lesson.sections]
     editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
-    job, created = regeneration.request_regeneration(editor, lesson)
+    job, created = regeneration.request_regeneration(editor, lesson,
+                                                     settings=get_settings(current_app))
     db.session.commit()
-    assert created and jobs.run_job(job.id) == "succeeded"
+    assert created and runner.run_job(job.id) == "succeeded"
     db.session.expire_all()
     lesson = db.session.get(Lesson, lesson.id)
     assert lesson.version == 2 and lesson.source != SOURCE
@@ -78,11 +82,11 @@ def test_regeneration_is_a_revision_that_keeps_progress(lesson):
 
 def test_an_edit_made_meanwhile_wins(lesson):
     editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
-    job, _ = regeneration.request_regeneration(editor, lesson)
+    job, _ = regeneration.request_regeneration(editor, lesson, settings=get_settings(current_app))
     db.session.commit()
     authoring.save_lesson(editor, lesson, base_version=1, title="Loaf", source="Mine.\n")
     db.session.commit()
-    assert jobs.run_job(job.id) == "failed"
+    assert runner.run_job(job.id) == "failed"
     db.session.refresh(job)
     assert job.error.startswith("save: Someone else saved a newer version")
     assert db.session.get(Lesson, lesson.id).source == "Mine.\n"

@@ -85,16 +85,19 @@ import sys, time
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import User
+from webapp.jobs import runner
 from webapp.services import jobs
+from webapp.settings import get_settings
 app = create_app()
 start = float(sys.argv[1])
 with app.app_context():
     user = db.session.scalar(db.select(User).filter_by(email="ed@example.org"))
     time.sleep(max(0.0, start - time.time()))
-    job, created = jobs.request_course_draft(user, topic=sys.argv[2], level="beginner")
+    job, created = jobs.request_course_draft(user, topic=sys.argv[2], level="beginner",
+                                             settings=get_settings(app))
     db.session.commit()
     if created:
-        jobs.enqueue(job.id)
+        runner.enqueue(job.id)
     print(job.id, created)
 """
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
@@ -28,7 +28,7 @@ from webapp.models import Course, Lesson, User
 from webapp.models.jobs import AudioAsset
 from webapp.providers.tts import Speech, encode_mp3, mp3_duration_ms, mp3_frames
 from webapp.services import audio, authoring
-from webapp.settings import ConfigError
+from webapp.settings import ConfigError, get_settings
 from webapp.web.audio.views import parse_offload
 
 _SILENCE = encode_mp3(b"\0\0" * 22050, 22050, 1)
@@ -76,6 +76,11 @@ TRAVERSAL = [
 ]
 
 
+def app_store() -> audio.AudioStore:
+    """The app's private audio store (inside an app context)."""
+    return audio.AudioStore.for_settings(get_settings(current_app))
+
+
 class FakeSpeech:
     name = "fake"
     model = "fake-tts"
@@ -120,7 +125,7 @@ def world(audio_app):
         owner = make_user("owner@example.org", role="editor")
         course = make_course("Spoken", modules=1, lessons=2, sections=3, owner=owner)
         lesson = course.modules[0].lessons[0]
-        asset = audio.narrate_lesson(lesson, FakeSpeech())
+        asset = audio.narrate_lesson(lesson, FakeSpeech(), app_store())
         db.session.commit()
         enroll(make_user("enrolled@example.org"), course)
         make_user("stranger@example.org")
@@ -131,7 +136,7 @@ def world(audio_app):
         db.session.commit()
         return {
             "id": asset.id, "url": f"/audio/{asset.id}", "sha": asset.sha256,
-            "data": audio.asset_path(asset).read_bytes(), "course_id": course.id,
+            "data": app_store().path_of(asset).read_bytes(), "course_id": course.id,
             "lesson_id": lesson.id, "offsets": dict(asset.section_offsets),
             "storage_name": asset.storage_name,
         }
@@ -319,7 +324,7 @@ def test_x_sendfile_offload(audio_app, world, listener, monkeypatch):
     path = Path(response.headers["X-Sendfile"])
     assert path.is_absolute() and path.read_bytes() == world["data"]
     with audio_app.app_context():
-        assert path.is_relative_to(audio.store_root().resolve())
+        assert path.is_relative_to(app_store().root.resolve())
 
 
 def test_offload_setting_is_validated():
@@ -389,7 +394,7 @@ def test_tampered_storage_name_is_never_served(audio_app, world, tampered):
 def test_a_store_file_linked_outside_is_not_served(audio_app, world):
     sha = hashlib.sha256(b"linked to passwd").hexdigest()
     with audio_app.app_context():
-        link = audio.store_root() / sha[:2] / f"{sha}.mp3"
+        link = app_store().root / sha[:2] / f"{sha}.mp3"
         link.parent.mkdir(mode=0o700, exist_ok=True)
         link.unlink(missing_ok=True)
         os.symlink("/etc/passwd", link)
@@ -409,7 +414,7 @@ def test_a_store_file_linked_outside_is_not_served(audio_app, world):
 
 def test_missing_file_is_404(audio_app, world):
     with audio_app.app_context():
-        path = audio.asset_path(db.session.get(AudioAsset, world["id"]))
+        path = app_store().path_of(db.session.get(AudioAsset, world["id"]))
     moved = path.with_suffix(".bak")
     path.rename(moved)
     try:

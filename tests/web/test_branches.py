@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
+from webapp.jobs import runner
 from webapp.models import Branch, BranchProgress, GenerationJob, User
-from webapp.services import courses, jobs
+from webapp.services import courses
 from webapp.settings import get_settings
 from webapp.web.jobs.views import CARD_LIMIT
 
@@ -51,7 +52,7 @@ def ada(app, world):
 @pytest.fixture
 def paused(monkeypatch):
     """The queue holds jobs instead of running them at once (as tests otherwise do)."""
-    monkeypatch.setattr(jobs, "enqueue", lambda job_id: None)
+    monkeypatch.setattr(runner, "enqueue", lambda job_id: None)
 
 
 def text(response) -> str:
@@ -113,7 +114,7 @@ def test_ask_without_javascript_lands_on_the_status_page(app, ada, world, paused
         in page
     # The job runs (a worker would); refreshing shows the branch itself.
     with app.app_context():
-        assert jobs.run_job(job_id) == "succeeded"
+        assert runner.run_job(job_id) == "succeeded"
     page = text(ada.get(f"/branches/{branch_id}"))
     assert "<h1 id=\"branch-page-title\">Going deeper: Wild yeast</h1>" in page
     assert "Refresh status" not in page and "Mark as done" in page
@@ -227,7 +228,7 @@ def test_card_shows_the_running_step(app, ada, pending):
 def test_card_of_a_ready_branch_is_286_with_the_branch(app, ada, pending):
     branch_id, job_id = pending
     with app.app_context():
-        jobs.run_job(job_id)
+        runner.run_job(job_id)
     response = ada.get(f"/branches/{branch_id}/card", headers=HX)
     assert response.status_code == 286
     page = text(response)

@@ -1,5 +1,8 @@
 """The job queue: huey carries "run job N" to consumers; ``generation_job`` rows are the truth.
 
+The runner (``webapp.jobs.runner``) claims and runs a job; the registry of what
+each job kind runs is ``webapp.jobs.pipelines``.
+
 Storage: huey's SQLite storage in the instance folder by default (one machine),
 Redis when ``REDIS_URL`` is set (many machines), and immediate mode in tests
 (the job runs synchronously when enqueued). Consumers are ``tangent worker``
@@ -35,11 +38,11 @@ def init_queue(app: Flask, settings) -> Huey:
 
     @huey.task(name="tangent.run_job")
     def run_job(job_id: int) -> None:
-        from webapp.services import jobs
+        from webapp.jobs import runner
 
         with app.app_context():
             try:
-                jobs.run_job(job_id)
+                runner.run_job(job_id)
             finally:
                 from webapp.extensions import db
 
@@ -61,7 +64,7 @@ def enqueue_job(app: Flask, job_id: int) -> None:
 def recover(app: Flask) -> list[int]:
     """Enqueue every queued job and every running job whose worker stopped beating."""
     from webapp.extensions import db
-    from webapp.services.jobs import stale_job_ids
+    from webapp.jobs.runner import stale_job_ids
     from webapp.settings import get_settings
 
     with app.app_context():

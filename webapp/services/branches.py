@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import unescape
 
-from flask import current_app
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +30,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
+from webapp.providers.text import BRANCH_SCHEMA, TextProvider
 from webapp.services.audit import record_audit
 from webapp.services.authoring import can_edit, check_source
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -40,10 +40,10 @@ from webapp.services.jobs import (
     check_topic,
     normalize_topic,
     record_usage,
-    register_pipeline,
     request_job,
 )
 from webapp.services.progress import get_enrollment
+from webapp.settings import Settings
 
 MAX_SUGGESTIONS = 8
 LIST_LIMIT = 20
@@ -176,22 +176,24 @@ def _add_requester(branch: Branch, user: User) -> None:
             raise
 
 
-def _start_job(user: User, lesson: Lesson, topic: str, key: str) -> GenerationJob:
+def _start_job(user: User, lesson: Lesson, topic: str, key: str,
+               settings: Settings) -> GenerationJob:
     job, _created = request_job(
         user, kind="branch", subject_key=subject_key(lesson.id, key),
-        params={"topic": topic, "topic_key": key},
+        params={"topic": topic, "topic_key": key}, settings=settings,
         course_id=lesson.course_id, lesson_id=lesson.id,
     )
     return job
 
 
-def request_branch(user: User, lesson: Lesson, topic: str,
-                   ) -> tuple[Branch, GenerationJob | None]:
+def request_branch(user: User, lesson: Lesson, topic: str, *,
+                   settings: Settings) -> tuple[Branch, GenerationJob | None]:
     """Ask for a branch of ``lesson`` on ``topic``: ``(branch, job)``, job None when ready.
 
     An existing branch for the same normalized topic is shared (the user is added to
     its requesters); a pending one returns its active job; a failed one gets a new job.
-    Quotas apply only when a job is created (``QuotaExceeded``, nothing written).
+    Quotas (from ``settings``) apply only when a job is created (``QuotaExceeded``,
+    nothing written).
     Flushes only.
     """
     course = lesson.course
@@ -205,7 +207,7 @@ def request_branch(user: User, lesson: Lesson, topic: str,
     branch = db.session.scalar(select(Branch).where(Branch.parent_lesson_id == lesson.id,
                                                     Branch.topic_key == key))
     if branch is None:
-        job = _start_job(user, lesson, topic, key)
+        job = _start_job(user, lesson, topic, key, settings)
         branch = Branch(parent_lesson_id=lesson.id, course_id=lesson.course_id, topic=topic,
                         topic_key=key, status="pending", job_id=job.id)
         try:
@@ -227,7 +229,7 @@ def request_branch(user: User, lesson: Lesson, topic: str,
     if state == "ready":
         return branch, None
     if state == "failed":
-        job = _start_job(user, lesson, branch.topic, key)
+        job = _start_job(user, lesson, branch.topic, key, settings)
         branch.status, branch.job_id = "pending", job.id
         db.session.flush()
         record_audit(user, "branch.retry", "branch", branch.id, {"job": [None, job.id]})
@@ -267,13 +269,6 @@ def promote(actor: User, branch: Branch) -> None:
 # --- the job pipeline ------------------------------------------------------------------------
 
 
-def _provider():
-    from webapp.providers.text import make_text_provider
-    from webapp.settings import get_settings
-
-    return make_text_provider(get_settings(current_app))
-
-
 def scope_ids(html: str, branch_id: int) -> str:
     """Prefix the fragment's own ids and ``#`` links, so a branch shown inside its parent
     lesson's page never repeats the lesson's heading ids. Only id-like values change."""
@@ -291,7 +286,7 @@ class BranchPipeline:
     job's state, so a resumed job never pays twice), ``render`` checks, renders and
     sanitizes it and stores it on the branch, which becomes ready."""
 
-    def __init__(self, provider=None) -> None:
+    def __init__(self, provider: TextProvider) -> None:
         self.provider = provider
 
     def steps(self, job: GenerationJob) -> Sequence[str]:
@@ -311,14 +306,11 @@ class BranchPipeline:
             raise ValidationFailed(f"unknown step {step!r}")
 
     def _write(self, job: GenerationJob, branch: Branch) -> None:
-        from webapp.providers.text import BRANCH_SCHEMA
-
         if job.state.get("answer") is not None:
             return
         lesson = db.session.get(Lesson, branch.parent_lesson_id)
         course = db.session.get(Course, branch.course_id)
-        provider = self.provider or _provider()
-        completion = provider.complete_json("branch", {
+        completion = self.provider.complete_json("branch", {
             "topic": branch.topic, "level": course.level, "course_title": course.title,
             "lesson_title": lesson.title, "lesson_excerpt": lesson.source[:EXCERPT_CHARS],
         }, BRANCH_SCHEMA)
@@ -350,5 +342,3 @@ class BranchPipeline:
         record_audit(None, "branch.ready", "branch", branch.id,
                      {"status": ["pending", "ready"], "job": [None, job.id]})
 
-
-register_pipeline("branch", BranchPipeline)

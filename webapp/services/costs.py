@@ -51,8 +51,8 @@ CSV_COLUMNS = (
 class CourseCosts:
     """A course's spend: AI text generation and narration audio."""
 
-    ai: Decimal
-    audio: Decimal
+    ai: Decimal  # ledger rows of kind "text"
+    audio: Decimal  # ledger rows of kind "speech"
 
     @property
     def total(self) -> Decimal:

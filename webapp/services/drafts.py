@@ -1,6 +1,6 @@
 """The course-draft pipeline: outline → one step per lesson → starter quiz.
 
-Each step is idempotent and commits with the job's progress (``webapp.services.jobs``
+Each step is idempotent and commits with the job's progress (``webapp.jobs.runner``
 runs it): the outline step creates the draft course and its modules and stores
 their ids in the job's state; a lesson step that finds its lesson id in the
 state does nothing, so a job resumed after its worker died never duplicates a
@@ -13,28 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from webapp.content.render import slugify
 from webapp.extensions import db
 from webapp.models import Course, GenerationJob, Lesson, Module, User
 from webapp.models.base import utcnow
+from webapp.providers.text import LESSON_SCHEMA, OUTLINE_SCHEMA, QUIZ_SCHEMA, TextProvider
 from webapp.services import courses as course_service
 from webapp.services.authoring import check_source
 from webapp.services.exceptions import ValidationFailed
-from webapp.services.jobs import record_usage, register_pipeline
+from webapp.services.jobs import record_usage
 from webapp.services.quizzes import QuestionSpec, create_quiz, validate_question
 
 MAX_MODULES = 6
 MAX_LESSONS_PER_MODULE = 6
-
-
-def _provider():
-    from webapp.providers.text import make_text_provider
-    from webapp.settings import get_settings
-
-    return make_text_provider(get_settings(current_app))
 
 
 def _lesson_keys(outline: dict[str, Any]) -> list[tuple[int, int]]:
@@ -53,8 +46,8 @@ def _stamp(row: Course | Lesson, usage) -> None:
 class CourseDraftPipeline:
     """Steps of a ``course_draft`` job; see the module docstring."""
 
-    def __init__(self, provider=None) -> None:
-        self.provider = provider or _provider()
+    def __init__(self, provider: TextProvider) -> None:
+        self.provider = provider
 
     def steps(self, job: GenerationJob) -> Sequence[str]:
         outline = job.state.get("outline")
@@ -80,8 +73,6 @@ class CourseDraftPipeline:
         return user
 
     def _outline(self, job: GenerationJob) -> None:
-        from webapp.providers.text import OUTLINE_SCHEMA
-
         if job.state.get("outline") is not None:
             return
         topic, level = job.params["topic"], job.params.get("level", "beginner")
@@ -106,8 +97,6 @@ class CourseDraftPipeline:
         record_usage(job, completion.usage, "outline")
 
     def _lesson(self, job: GenerationJob, m: int, n: int) -> None:
-        from webapp.providers.text import LESSON_SCHEMA
-
         key = f"{m}:{n}"
         if key in job.state.get("lessons", {}):
             return
@@ -141,8 +130,6 @@ class CourseDraftPipeline:
         return slug
 
     def _quiz(self, job: GenerationJob) -> None:
-        from webapp.providers.text import QUIZ_SCHEMA
-
         if job.state.get("quiz_id") or not job.state.get("modules"):
             return
         outline = job.state["outline"]
@@ -172,5 +159,3 @@ class CourseDraftPipeline:
         job.state = {**job.state, "quiz_id": quiz.id}
         record_usage(job, completion.usage, "quiz")
 
-
-register_pipeline("course_draft", CourseDraftPipeline)

@@ -16,15 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from flask import current_app
-
 from webapp.extensions import db
 from webapp.models import GenerationJob, Lesson, User
 from webapp.models.base import utcnow
-from webapp.services.audit import record_audit
+from webapp.providers.text import LESSON_SCHEMA, TextProvider
 from webapp.services.authoring import require_editor, save_lesson
 from webapp.services.exceptions import ValidationFailed
-from webapp.services.jobs import record_usage, register_pipeline, request_job
+from webapp.services.jobs import record_usage, request_lesson_job
+from webapp.settings import Settings
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _STEP = re.compile(r"^##\s+(.*?)\s*#*\s*$")
@@ -63,34 +62,20 @@ def align_to(current: str, generated: str) -> str:
     return "\n\n".join(parts).strip() + "\n"
 
 
-def _provider():
-    from webapp.providers.text import make_text_provider
-    from webapp.settings import get_settings
-
-    return make_text_provider(get_settings(current_app))
-
-
-def request_regeneration(actor: User, lesson: Lesson) -> tuple[GenerationJob, bool]:
+def request_regeneration(actor: User, lesson: Lesson, *,
+                         settings: Settings) -> tuple[GenerationJob, bool]:
     """Queue a rewrite of the lesson's current version by the AI provider."""
     require_editor(actor, lesson.course)
-    job, created = request_job(
-        actor, kind="lesson_regeneration",
-        subject_key=f"regenerate:{lesson.id}:{lesson.version}",
-        params={"lesson_id": lesson.id, "version": lesson.version},
-        course_id=lesson.course_id, lesson_id=lesson.id,
-    )
-    if created:
-        record_audit(actor, "lesson.regeneration_request", "lesson", lesson.id,
-                     {"version": [None, lesson.version]})
-    return job, created
+    return request_lesson_job(actor, lesson, kind="lesson_regeneration", subject="regenerate",
+                              audit_action="lesson.regeneration_request", settings=settings)
 
 
 class RegenerationPipeline:
     """``write`` asks the model (its answer is kept in the job, so a resumed job does not
     pay twice); ``save`` aligns it to the lesson's steps and saves a revision."""
 
-    def __init__(self) -> None:
-        self.provider = _provider()
+    def __init__(self, provider: TextProvider) -> None:
+        self.provider = provider
 
     def steps(self, job: GenerationJob) -> Sequence[str]:
         return ["write", "save"]
@@ -102,8 +87,6 @@ class RegenerationPipeline:
         return lesson
 
     def run_step(self, job: GenerationJob, step: str) -> None:
-        from webapp.providers.text import LESSON_SCHEMA
-
         lesson = self._lesson(job)
         if step == "write":
             if "markdown" in job.state:
@@ -137,5 +120,3 @@ class RegenerationPipeline:
         lesson.ai_prompt_version, lesson.ai_generated_at = prompt_version, utcnow()
         job.state = {**job.state, "saved_version": lesson.version}
 
-
-register_pipeline("lesson_regeneration", RegenerationPipeline)

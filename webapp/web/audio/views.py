@@ -3,7 +3,7 @@
 Only signed-in users who may hear the asset get it (``audio.can_listen``);
 everyone else gets the same 404 as for an id that does not exist, so nobody
 learns which recordings exist. The file path comes from the database row,
-checked by ``audio.asset_path``; nothing in the request becomes a path.
+checked by ``AudioStore.path_of``; nothing in the request becomes a path.
 
 Seeking works through HTTP Range (werkzeug's ``send_file``: 206 for one byte
 range, 416 with ``Content-Range: bytes */size`` for an unsatisfiable one;
@@ -32,7 +32,7 @@ from webapp.extensions import db
 from webapp.models import Lesson
 from webapp.models.jobs import AudioAsset
 from webapp.services import audio
-from webapp.settings import ConfigError
+from webapp.settings import ConfigError, get_settings
 
 bp = Blueprint("audio", __name__, url_prefix="/audio")
 
@@ -121,7 +121,7 @@ def asset(asset_id: int):
     """The audio file of asset ``asset_id``, for those who may hear it; 404 otherwise."""
     user = current_user._get_current_object()  # type: ignore[attr-defined]
     found = audio.get_asset_for(user, asset_id)
-    path = audio.asset_path(found)
+    path = audio.AudioStore.for_settings(get_settings(current_app)).path_of(found)
     lesson = db.session.get(Lesson, found.lesson_id)
     filename = f"{lesson.slug if lesson else 'audio'}.{audio.file_extension(found)}"
 

@@ -11,16 +11,18 @@ link reloads the branch page, which shows the branch once it is ready.
 
 from __future__ import annotations
 
-from flask import flash, make_response, render_template, request, url_for
+from flask import current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import htmx
 from webapp.errors import render_error
 from webapp.extensions import db
+from webapp.jobs import runner
 from webapp.models import Course, Lesson, User
 from webapp.services import branches, courses, jobs
 from webapp.services.authoring import can_edit
 from webapp.services.branches import BranchItem
+from webapp.settings import get_settings
 from webapp.web.branches import bp
 from webapp.web.jobs.views import card_wait, poll_seconds
 
@@ -63,7 +65,8 @@ def request_branch(lesson_id: int):
     lesson = courses.get_published_lesson_by_id(lesson_id)
     user = _user()
     try:
-        branch, job = branches.request_branch(user, lesson, request.form.get("topic", ""))
+        branch, job = branches.request_branch(user, lesson, request.form.get("topic", ""),
+                                              settings=get_settings(current_app))
     except jobs.QuotaExceeded as exc:
         db.session.rollback()
         return render_error(429, exc.message, {"Retry-After": str(exc.retry_after)})
@@ -72,7 +75,7 @@ def request_branch(lesson_id: int):
     enqueue_id = job.id if job is not None and job.status == "queued" else None
     db.session.commit()
     if enqueue_id is not None:
-        jobs.enqueue(enqueue_id)
+        runner.enqueue(enqueue_id)
     if not htmx.is_partial():
         if enqueue_id is not None:
             flash("Your branch lesson is being written. This page shows how far it got.",

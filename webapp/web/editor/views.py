@@ -299,15 +299,20 @@ def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200):
 @bp.post("/lessons/<int:lesson_id>/regenerate")
 def regenerate_lesson(lesson_id: int):
     """Queue an AI rewrite of the lesson (a new, restorable revision; progress is kept)."""
-    from webapp.services import jobs, regeneration
+    from flask import current_app
+
+    from webapp.jobs import runner
+    from webapp.services import regeneration
+    from webapp.settings import get_settings
 
     lesson = authoring.get_lesson_for_edit(_user(), lesson_id)
     _check_action()
-    job, created = regeneration.request_regeneration(_user(), lesson)
+    job, created = regeneration.request_regeneration(_user(), lesson,
+                                                     settings=get_settings(current_app))
     job_id = job.id
     db.session.commit()
     if created:
-        jobs.enqueue(job_id)
+        runner.enqueue(job_id)
     flash("Regeneration started: the new text will be saved as the next version."
           if created else "This version is already being regenerated.", "success")
     return redirect(url_for("jobs.show", job_id=job_id), 303)
@@ -316,12 +321,17 @@ def regenerate_lesson(lesson_id: int):
 @bp.post("/lessons/<int:lesson_id>/narrate")
 def narrate_lesson(lesson_id: int):
     """Queue narration of the lesson's current version; show the job's progress."""
-    from webapp.services import jobs, narration
+    from flask import current_app
+
+    from webapp.jobs import runner
+    from webapp.services import narration
+    from webapp.settings import get_settings
 
     lesson = authoring.get_lesson_for_edit(_user(), lesson_id)
     _check_action()
     try:
-        job, created = narration.request_narration(_user(), lesson)
+        job, created = narration.request_narration(_user(), lesson,
+                                                   settings=get_settings(current_app))
     except ValidationFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -329,7 +339,7 @@ def narrate_lesson(lesson_id: int):
     job_id = job.id
     db.session.commit()
     if created:
-        jobs.enqueue(job_id)
+        runner.enqueue(job_id)
     flash("Narration started." if created else "This version is already being narrated.",
           "success")
     return redirect(url_for("jobs.show", job_id=job_id), 303)
@@ -371,10 +381,15 @@ def save_lesson(lesson_id: int):
 
 def _keep_narration_current(lesson: Lesson, previous_version: int) -> None:
     """A narrated lesson that changed gets new narration (a job), after the save committed."""
+    from flask import current_app
+
+    from webapp.jobs import runner
     from webapp.services import jobs, narration
+    from webapp.settings import get_settings
 
     try:
-        job = narration.renarrate_if_narrated(_user(), lesson, previous_version)
+        job = narration.renarrate_if_narrated(_user(), lesson, previous_version,
+                                              settings=get_settings(current_app))
         job_id = job.id if job is not None else None
         db.session.commit()
     except jobs.QuotaExceeded as exc:
@@ -382,7 +397,7 @@ def _keep_narration_current(lesson: Lesson, previous_version: int) -> None:
         flash(f"The narration was not updated: {exc.message}", "error")
         return
     if job_id is not None:
-        jobs.enqueue(job_id)
+        runner.enqueue(job_id)
         flash("The lesson was narrated before, so its new version is being narrated.", "info")
 
 

@@ -30,12 +30,14 @@ from sqlalchemy import select
 from webapp import htmx
 from webapp.errors import render_error
 from webapp.extensions import db, limiter
+from webapp.jobs import runner
 from webapp.models import GenerationJob, User
 from webapp.models.base import utcnow
 from webapp.models.jobs import JOB_STATUSES
 from webapp.security import role_required
 from webapp.services import costs, jobs
 from webapp.services.exceptions import ValidationFailed
+from webapp.settings import get_settings
 from webapp.web.jobs import bp
 from webapp.web.jobs.forms import DraftForm
 
@@ -138,7 +140,8 @@ def new_draft():
         return render_template("jobs/new_draft.html", form=form, course=None), 400
     try:
         job, created = jobs.request_course_draft(_user(), topic=form.topic.data,
-                                                 level=form.level.data)
+                                                 level=form.level.data,
+                                                 settings=get_settings(current_app))
         # Read before commit: touching the expired row afterwards would open a new
         # transaction, and in tests the job runs inside ``enqueue`` on its own session.
         job_id = job.id
@@ -155,7 +158,7 @@ def new_draft():
         field.errors = [*field.errors, exc.message]
         return render_template("jobs/new_draft.html", form=form, course=None), 400
     if created:
-        jobs.enqueue(job_id)
+        runner.enqueue(job_id)
         flash("Drafting started. You can leave this page; the draft keeps going.", "success")
     else:
         flash("A draft for this topic is already being generated; here it is.", "info")
