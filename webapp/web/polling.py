@@ -1,0 +1,91 @@
+"""Status cards that poll (a job's progress, a branch lesson being written).
+
+A card asks again every ``poll_seconds`` while its work is active: often at
+first, less often as the work ages. Every poll of a signed-in user counts
+against one budget (``CARD_LIMIT``) across all their cards; over it, htmx gets
+the same card back with 429 and an interval that waits out the limit. Once the
+work is finished the server answers 286, which stops htmx polling (htmx 2 still
+swaps that response in, so the final state is shown). Without JavaScript a card
+links to its status page, which is what a full request to the card URL gets.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from flask import current_app
+from flask_login import current_user
+from limits import RateLimitItem, parse
+
+from webapp import htmx
+from webapp.errors import render_error
+from webapp.extensions import limiter
+from webapp.models.base import utcnow
+
+# Per signed-in user, across all their cards: one tab polling every 2 s uses 30.
+CARD_LIMIT: RateLimitItem = parse("40 per minute")
+STOP_POLLING = 286
+
+T = TypeVar("T")
+
+
+class Created(Protocol):
+    created_at: datetime
+
+
+def poll_seconds(work: Created, now: datetime | None = None) -> int:
+    """How often the card of active work asks again: less often as the work ages."""
+    age = ((now or utcnow()) - work.created_at).total_seconds()
+    if age < 60:
+        return 2
+    if age < 300:
+        return 5
+    return 15
+
+
+def card_wait() -> int | None:
+    """Count one poll for the current user; seconds to wait when over ``CARD_LIMIT``."""
+    strategy = limiter.limiter
+    key = (current_app.config["RATELIMIT_KEY_PREFIX"], "job-card", str(current_user.id))
+    if strategy.hit(CARD_LIMIT, *key):
+        return None
+    stats = strategy.get_window_stats(CARD_LIMIT, *key)
+    return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def poll_card(
+    *,
+    what: str,
+    load: Callable[[], T],
+    page: str,
+    card: str,
+    page_context: Callable[[T], dict],
+    card_context: Callable[[T], dict] | None = None,
+    finished: Callable[[T], bool],
+):
+    """The answer to one request for a status card.
+
+    ``load`` finds the item (raising NotFound when the user may not see it);
+    ``page`` is the status page a full request gets, ``card`` the partial htmx
+    swaps in, rendered with ``card_context`` (``page_context`` when not given).
+    ``what`` names the item in the "checked too often" message.
+    """
+    wait = card_wait()
+    if wait is not None and not htmx.is_partial():
+        return render_error(429, f"The {what} status was checked too often. Wait a moment and "
+                                 "reload the page.", {"Retry-After": str(wait)})
+    item = load()
+    if wait is not None:
+        # Over the limit: the same card, polling again only once the limit allows.
+        response = htmx.render(page, card, status_code=429,
+                               **{**page_context(item), "poll_seconds": wait})
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not htmx.is_partial():
+        return htmx.render(page, **page_context(item))
+    context = (card_context or page_context)(item)
+    return htmx.render(card, status_code=STOP_POLLING if finished(item) else 200, **context)
