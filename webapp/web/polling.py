@@ -7,6 +7,7 @@ the same card back with 429 and an interval that waits out the limit. Once the
 work is finished the server answers 286, which stops htmx polling (htmx 2 still
 swaps that response in, so the final state is shown). Without JavaScript a card
 links to its status page, which is what a full request to the card URL gets.
+``add_card_views`` gives an area both views, the status page and the card.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from flask import current_app
-from flask_login import current_user
+from flask import Blueprint, current_app
+from flask_login import current_user, login_required
 from limits import RateLimitItem, parse
 
 from webapp import htmx
@@ -47,7 +48,7 @@ def poll_seconds(work: Created, now: datetime | None = None) -> int:
     return 15
 
 
-def card_wait() -> int | None:
+def _card_wait() -> int | None:
     """Count one poll for the current user; seconds to wait when over ``CARD_LIMIT``."""
     strategy = limiter.limiter
     key = (current_app.config["RATELIMIT_KEY_PREFIX"], "job-card", str(current_user.id))
@@ -57,35 +58,49 @@ def card_wait() -> int | None:
     return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-def poll_card(
+def add_card_views(
+    bp: Blueprint,
+    rule: str,
     *,
     what: str,
-    load: Callable[[], T],
+    load: Callable[..., T],
     page: str,
     card: str,
     page_context: Callable[[T], dict],
     card_context: Callable[[T], dict] | None = None,
     finished: Callable[[T], bool],
-):
-    """The answer to one request for a status card.
+) -> None:
+    """Add the views ``<bp>.show`` (the status page at ``rule``) and ``<bp>.card``
+    (``rule``/card, which htmx polls) for signed-in users.
 
-    ``load`` finds the item (raising NotFound when the user may not see it);
-    ``page`` is the status page a full request gets, ``card`` the partial htmx
-    swaps in, rendered with ``card_context`` (``page_context`` when not given).
-    ``what`` names the item in the "checked too often" message.
+    ``load(**view_args)`` finds the item for the current user (NotFound when they
+    may not see it); ``page`` is rendered with ``page_context(item)``, the ``card``
+    partial with ``card_context(item)`` (``page_context`` when not given);
+    ``finished(item)`` ends the polling. ``what`` names the item in the "checked
+    too often" message.
     """
-    wait = card_wait()
-    if wait is not None and not htmx.is_partial():
-        return render_error(429, f"The {what} status was checked too often. Wait a moment and "
-                                 "reload the page.", {"Retry-After": str(wait)})
-    item = load()
-    if wait is not None:
-        # Over the limit: the same card, polling again only once the limit allows.
-        response = htmx.render(page, card, status_code=429,
-                               **{**page_context(item), "poll_seconds": wait})
-        response.headers["Retry-After"] = str(wait)
-        return response
-    if not htmx.is_partial():
-        return htmx.render(page, **page_context(item))
-    context = (card_context or page_context)(item)
-    return htmx.render(card, status_code=STOP_POLLING if finished(item) else 200, **context)
+
+    @login_required
+    def show(**view_args):
+        return htmx.render(page, **page_context(load(**view_args)))
+
+    @login_required
+    def poll(**view_args):
+        wait = _card_wait()
+        if wait is not None and not htmx.is_partial():
+            return render_error(429, f"The {what} status was checked too often. Wait a moment "
+                                     "and reload the page.", {"Retry-After": str(wait)})
+        item = load(**view_args)
+        if wait is not None:
+            # Over the limit: the same card, polling again only once the limit allows.
+            response = htmx.render(page, card, status_code=429,
+                                   **{**page_context(item), "poll_seconds": wait})
+            response.headers["Retry-After"] = str(wait)
+            return response
+        if not htmx.is_partial():
+            return htmx.render(page, **page_context(item))
+        context = (card_context or page_context)(item)
+        return htmx.render(card, status_code=STOP_POLLING if finished(item) else 200, **context)
+
+    bp.add_url_rule(rule, "show", show, methods=["GET"])
+    bp.add_url_rule(f"{rule}/card", "card", poll, methods=["GET"])

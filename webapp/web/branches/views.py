@@ -22,7 +22,7 @@ from webapp.services import branches, courses, jobs
 from webapp.services.authoring import can_edit
 from webapp.services.branches import BranchItem
 from webapp.web.branches import bp
-from webapp.web.polling import poll_card, poll_seconds
+from webapp.web.polling import add_card_views, poll_seconds
 
 STEP_LABELS = {"write": "writing the lesson", "render": "checking and formatting it"}
 
@@ -82,21 +82,12 @@ def request_branch(lesson_id: int):
                        branch_items=branches.visible_branches(user, lesson))
 
 
-@bp.get("/branches/<int:branch_id>")
-@login_required
-def show(branch_id: int):
-    item = branches.get_branch_for(_user(), branch_id)
-    return htmx.render("branches/show.html", **_page_context(item))
-
-
-@bp.get("/branches/<int:branch_id>/card")
-@login_required
-def card(branch_id: int):
-    return poll_card(
-        what="branch", load=lambda: branches.get_branch_for(_user(), branch_id),
-        page="branches/show.html", card="branches/_card.html", page_context=_page_context,
-        card_context=_card_context, finished=lambda item: item.state != "pending",
-    )
+add_card_views(
+    bp, "/branches/<int:branch_id>", what="branch",
+    load=lambda branch_id: branches.get_branch_for(_user(), branch_id),
+    page="branches/show.html", card="branches/_card.html", page_context=_page_context,
+    card_context=_card_context, finished=lambda item: item.state != "pending",
+)
 
 
 @bp.post("/branches/<int:branch_id>/complete")

@@ -67,17 +67,17 @@ def move_module(module_id: int):
 @bp.route("/modules/<int:module_id>/delete", methods=["GET", "POST"])
 def delete_module(module_id: int):
     module = authoring.get_module_for_edit(user(), module_id)
-    return _confirm_then_delete(
-        module, "module", authoring.module_delete_impact, authoring.delete_module,
-        url_for("editor.delete_module", module_id=module.id))
+    return _confirm_then_delete(module, "module", authoring.module_delete_impact,
+                                authoring.delete_module)
 
 
-def _confirm_then_delete(row, what: str, impact, delete, action: str):
-    """GET: a page saying what goes with ``row``; POST: delete it and show the outline."""
+def _confirm_then_delete(row, what: str, impact, delete):
+    """GET: a page saying what goes with ``row``, whose button posts back to the same
+    address; POST: delete it and show the outline."""
     if request.method == "GET":
         return render_template("editor/delete.html", course=row.course, tab=None, what=what,
                                name=row.title, impact=impact(row), action_form=ActionForm(),
-                               action=action)
+                               action=url_for(request.endpoint, **request.view_args))
     check_action()
     course_id, title = row.course_id, row.title
     delete(user(), row)
@@ -110,6 +110,5 @@ def move_lesson(lesson_id: int):
 @bp.route("/lessons/<int:lesson_id>/delete", methods=["GET", "POST"])
 def delete_lesson(lesson_id: int):
     lesson = authoring.get_lesson_for_edit(user(), lesson_id)
-    return _confirm_then_delete(
-        lesson, "lesson", authoring.lesson_delete_impact, authoring.delete_lesson,
-        url_for("editor.delete_lesson", lesson_id=lesson.id))
+    return _confirm_then_delete(lesson, "lesson", authoring.lesson_delete_impact,
+                                authoring.delete_lesson)

@@ -43,20 +43,6 @@ def _report(exc: PackageInvalid, *, course: Course | None, back: str):
                            tab="package" if course else None, back=back), 400
 
 
-def _package_page(course: Course, *, form: PackageForm | None = None, error: str | None = None,
-                  status: int = 200):
-    return render_template(
-        "editor/package.html", course=course, tab="package",
-        form=form or PackageForm(formdata=None), error=error,
-        replace_problem=packages.replace_problem(course),
-    ), status
-
-
-@bp.get("/courses/<int:course_id>/package")
-def package(course_id: int):
-    return _package_page(authoring.get_course_for_edit(user(), course_id))
-
-
 @bp.get("/courses/<int:course_id>/export.zip")
 def export_course(course_id: int):
     course = authoring.get_course_for_edit(user(), course_id)
@@ -87,10 +73,24 @@ def import_package():
     return redirect(url_for("editor.course", course_id=course.id), 303)
 
 
+@bp.get("/courses/<int:course_id>/package")
+def package(course_id: int):
+    return _package_page(authoring.get_course_for_edit(user(), course_id))
+
+
+def _package_page(course: Course, *, form: PackageForm | None = None, error: str | None = None,
+                  status: int = 200):
+    return render_template(
+        "editor/package.html", course=course, tab="package",
+        form=form or PackageForm(formdata=None), error=error,
+        replace_problem=packages.replace_problem(course),
+    ), status
+
+
 @bp.post("/courses/<int:course_id>/import")
 def replace_from_package(course_id: int):
-    course = authoring.get_course_for_edit(user(), course_id)
     form = PackageForm()
+    course = authoring.get_course_for_edit(user(), course_id)
     if not submitted(form):
         return _package_page(course, form=form, status=400)
     problem = packages.replace_problem(course)

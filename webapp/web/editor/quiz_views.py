@@ -9,6 +9,8 @@ typed and the message next to the field at fault.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import flash, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
@@ -36,6 +38,33 @@ from webapp.web.forms import ActionForm, submitted, valid_or_400
 def _quiz_url(quiz_id: int, question_id: int | None = None) -> str:
     anchor = f"#question-{question_id}" if question_id else "#questions"
     return url_for("editor.quiz", quiz_id=quiz_id) + anchor
+
+
+@dataclass(frozen=True)
+class _Save:
+    """What became of a save that refuses to overwrite changes made since the form was
+    loaded (the form's ``fingerprint``)."""
+
+    saved: bool = False
+    changed: bool = False
+    invalid: ValidationFailed | None = None
+    conflict: str | None = None
+
+
+def _save(form, save, current_fingerprint) -> _Save:
+    """Call ``save(expected=<the form's fingerprint>)`` and commit; roll back on failure."""
+    try:
+        changed = save(expected=form.fingerprint.data or None)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _Save(invalid=exc)
+    except Conflict as exc:
+        db.session.rollback()
+        # Saving again now means "mine wins", knowingly.
+        form.fingerprint.data = current_fingerprint()
+        return _Save(conflict=exc.message)
+    db.session.commit()
+    return _Save(saved=True, changed=changed)
 
 
 def _confirm_then_delete(row, delete, page_context, message: str, back: str):
@@ -110,27 +139,20 @@ def quiz(quiz_id: int):
     if request.method == "GET":
         return _quiz_page(quiz, course, QuizSettingsForm.from_quiz(quiz))
     form = QuizSettingsForm()
-    conflict = None
+    outcome = _Save()
     if submitted(form):
-        try:
-            changed = qa.update_quiz_settings(
-                user(), quiz, key=form.key.data or "", title=form.title.data or "",
-                description=form.description.data or "", pass_percent=form.pass_percent.data,
-                max_attempts=form.max_attempts.data, expected=form.fingerprint.data or None,
-            )
-        except ValidationFailed as exc:
-            db.session.rollback()
-            form_error(form, exc, "title")
-        except Conflict as exc:
-            db.session.rollback()
-            conflict = exc.message
-            # Saving again now means "mine wins", knowingly.
-            form.fingerprint.data = qa.quiz_fingerprint(quiz)
-        else:
-            db.session.commit()
-            flash("Quiz settings saved." if changed else "Nothing changed.", "success")
+        outcome = _save(form, lambda expected: qa.update_quiz_settings(
+            user(), quiz, key=form.key.data or "", title=form.title.data or "",
+            description=form.description.data or "", pass_percent=form.pass_percent.data,
+            max_attempts=form.max_attempts.data, expected=expected,
+        ), lambda: qa.quiz_fingerprint(quiz))
+        if outcome.invalid is not None:
+            form_error(form, outcome.invalid, "title")
+        elif outcome.saved:
+            flash("Quiz settings saved." if outcome.changed else "Nothing changed.", "success")
             return redirect(url_for("editor.quiz", quiz_id=quiz.id), 303)
-    return _quiz_page(quiz, course, form, status=409 if conflict else 400, conflict=conflict)
+    return _quiz_page(quiz, course, form, status=409 if outcome.conflict else 400,
+                      conflict=outcome.conflict)
 
 
 @bp.route("/quizzes/<int:quiz_id>/delete", methods=["GET", "POST"])
@@ -215,25 +237,20 @@ def question(question_id: int):
                               question=question)
     form = QuestionForm.for_kind(question.kind)
     rows = _rows_for(question.kind, ChoiceRows.from_form(request.form))
-    conflict = error = None
+    outcome, error = _Save(), None
     if submitted(form):
-        try:
-            changed = qa.update_question(user(), question, form.to_spec(rows),
-                                         expected=form.fingerprint.data or None)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            error = _question_error(form, rows, exc)
-        except Conflict as exc:
-            db.session.rollback()
-            conflict = exc.message
-            form.fingerprint.data = qa.question_fingerprint(question)
-        else:
-            db.session.commit()
-            flash(f"Question {question.position} saved." if changed else "Nothing changed.",
-                  "success")
+        outcome = _save(form, lambda expected: qa.update_question(
+            user(), question, form.to_spec(rows), expected=expected,
+        ), lambda: qa.question_fingerprint(question))
+        if outcome.invalid is not None:
+            error = _question_error(form, rows, outcome.invalid)
+        elif outcome.saved:
+            flash(f"Question {question.position} saved." if outcome.changed
+                  else "Nothing changed.", "success")
             return redirect(_quiz_url(quiz.id, question.id), 303)
     return _question_page(quiz, course, form, rows, question=question,
-                          status=409 if conflict else 400, conflict=conflict, error=error)
+                          status=409 if outcome.conflict else 400, conflict=outcome.conflict,
+                          error=error)
 
 
 @bp.post("/questions/<int:question_id>/move")

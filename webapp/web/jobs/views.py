@@ -33,7 +33,7 @@ from webapp.services import costs, jobs
 from webapp.services.exceptions import ValidationFailed
 from webapp.web.jobs import bp
 from webapp.web.jobs.forms import DraftForm
-from webapp.web.polling import poll_card, poll_seconds
+from webapp.web.polling import add_card_views, poll_seconds
 
 PAGE_SIZE = 50
 KIND_LABELS = {
@@ -153,21 +153,11 @@ def _card_context(job: GenerationJob) -> dict:
     return {"job": job, "poll_seconds": poll_seconds(job)}
 
 
-@bp.get("/jobs/<int:job_id>")
-@login_required
-def show(job_id: int):
-    job = jobs.get_job_for(_user(), job_id)
-    return htmx.render("jobs/show.html", **_card_context(job))
-
-
-@bp.get("/jobs/<int:job_id>/card")
-@login_required
-def card(job_id: int):
-    return poll_card(
-        what="job", load=lambda: jobs.get_job_for(_user(), job_id),
-        page="jobs/show.html", card="jobs/_card.html", page_context=_card_context,
-        finished=lambda job: not job.active,
-    )
+add_card_views(
+    bp, "/jobs/<int:job_id>", what="job", load=lambda job_id: jobs.get_job_for(_user(), job_id),
+    page="jobs/show.html", card="jobs/_card.html", page_context=_card_context,
+    finished=lambda job: not job.active,
+)
 
 
 @bp.post("/jobs/<int:job_id>/cancel")

@@ -59,6 +59,10 @@ def course(slug: str):
     )
 
 
+ENROLLED = "You are enrolled in “{title}”. Your progress is saved as you go."
+UNENROLLED = "You left “{title}”. Your progress is kept if you enroll again."
+
+
 def _change_enrollment(slug: str, change, message: str):
     course = courses.get_published_course(slug)
     change(_user(), course)
@@ -70,9 +74,7 @@ def _change_enrollment(slug: str, change, message: str):
 @bp.post("/courses/<slug>/enroll")
 @login_required
 def enroll(slug: str):
-    return _change_enrollment(
-        slug, progress.enroll,
-        "You are enrolled in “{title}”. Your progress is saved as you go.")
+    return _change_enrollment(slug, progress.enroll, ENROLLED)
 
 
 @bp.get("/courses/<slug>/unenroll")
@@ -88,9 +90,7 @@ def confirm_unenroll(slug: str):
 @bp.post("/courses/<slug>/unenroll")
 @login_required
 def unenroll(slug: str):
-    return _change_enrollment(
-        slug, progress.unenroll,
-        "You left “{title}”. Your progress is kept if you enroll again.")
+    return _change_enrollment(slug, progress.unenroll, UNENROLLED)
 
 
 # --- lesson page ---------------------------------------------------------------------------
