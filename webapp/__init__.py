@@ -212,24 +212,8 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp.web.account.views import bp as account_bp
-    from webapp.web.audio.views import bp as audio_bp
-    from webapp.web.auth.views import bp as auth_bp
-    from webapp.web.branches import bp as branches_bp
-    from webapp.web.catalog.views import bp as catalog_bp
-    from webapp.web.editor import bp as editor_bp
-    from webapp.web.jobs import bp as jobs_bp
-    from webapp.web.learn.views import bp as learn_bp
-    from webapp.web.main.views import bp as main_bp
-    from webapp.web.quiz.views import bp as quiz_bp
+    """Every area is a package ``webapp.web.<area>`` whose ``__init__`` defines ``bp``."""
+    from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(account_bp)
-    app.register_blueprint(catalog_bp)
-    app.register_blueprint(learn_bp)
-    app.register_blueprint(quiz_bp)
-    app.register_blueprint(editor_bp)
-    app.register_blueprint(jobs_bp)
-    app.register_blueprint(audio_bp)
-    app.register_blueprint(branches_bp)
+    for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):
+        app.register_blueprint(area.bp)

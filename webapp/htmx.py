@@ -23,11 +23,24 @@ def vary(response):
     return response
 
 
-def render(page: str, partial: str, status_code: int = 200, **context):
-    """Render ``partial`` for htmx fragment requests and ``page`` otherwise."""
-    template = partial if is_partial() else page
+def render(page: str, partial: str | None = None, status_code: int = 200, **context):
+    """Render ``partial`` for htmx fragment requests and ``page`` otherwise.
+
+    Without ``partial`` the one template serves both (a fragment-only endpoint,
+    or a page whose URL htmx also asks for). Either way the response varies on
+    ``HX-Request``, so no cache hands a fragment to a full page load.
+    """
+    template = partial if partial is not None and is_partial() else page
     response = make_response(render_template(template, **context), status_code)
     return vary(response)
+
+
+def partial_or_redirect(partial: str, location: str, status_code: int = 200, **context):
+    """After a POST: ``partial`` for htmx fragment requests, else a redirect to ``location``
+    (post/redirect/get; see ``redirect``)."""
+    if is_partial():
+        return render(partial, status_code=status_code, **context)
+    return redirect(location)
 
 
 def retarget(response, target: str, swap: str = "innerHTML"):

@@ -8,6 +8,9 @@ from functools import wraps
 from flask import Flask, abort
 from flask_login import current_user
 
+from webapp.extensions import login_manager
+from webapp.services.exceptions import PermissionDenied
+
 # The one CSP. No inline script or style anywhere: htmx is configured by a meta
 # tag with indicator styles and eval turned off.
 CSP = "; ".join(
@@ -51,19 +54,32 @@ def install_security_headers(app: Flask, *, https: bool) -> None:
         return response
 
 
-def role_required(*roles: str) -> Callable:
-    """Allow only signed-in users with one of ``roles`` (admins always pass)."""
+def require_role(role: str, message: str | None = None):
+    """Check the signed-in user for ``role`` ("editor": editors and admins; "admin").
+
+    Returns None when allowed and the sign-in redirect for anonymous users; a
+    signed-in user without the role gets a 403 (with ``message`` when given).
+    """
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    allowed = current_user.is_admin if role == "admin" else current_user.is_editor
+    if not allowed:
+        if message:
+            raise PermissionDenied(message)
+        abort(403)
+    return None
+
+
+def role_required(role: str, message: str | None = None) -> Callable:
+    """Allow a view only to signed-in users with ``role`` (see ``require_role``)."""
+    if role not in ("editor", "admin"):
+        raise ValueError(f"role_required: {role!r} is not a role above learner")
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                from webapp.extensions import login_manager
-
-                return login_manager.unauthorized()
-            if current_user.role not in roles and current_user.role != "admin":
-                abort(403)
-            return view(*args, **kwargs)
+            refused = require_role(role, message)
+            return refused if refused is not None else view(*args, **kwargs)
 
         return wrapped
 

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from tests.conftest import login
 from tests.factories import DEFAULT_PASSWORD, make_user
-from webapp.cli import DEMO_LOGINS_FILE, DEMO_PASSWORD_ENV, cli
+from webapp.cli import cli
 from webapp.extensions import db
 from webapp.models import AuditEvent, SecurityEvent, User
 from webapp.services import accounts
+from webapp.services.demo import DEMO_LOGINS_FILE, DEMO_PASSWORD_ENV
 
 DEMO_LINE = re.compile(r"^\s+(\w+)\s+(\S+@example\.com)\s+(.+)$")
 

@@ -110,6 +110,16 @@ def add_test_routes(application: Flask) -> None:
     def _redirect():
         return htmx.redirect("/courses/")
 
+    @application.get("/_test/fragment")
+    def _fragment():
+        return htmx.render("errors/_error.html", status_code=201,
+                           status=201, title="Fragment", message="always the fragment")
+
+    @application.get("/_test/partial-or-redirect")
+    def _partial_or_redirect():
+        return htmx.partial_or_redirect("errors/_error.html", "/courses/",
+                                        status=200, title="Done", message="partial")
+
 
 @pytest.fixture(scope="session")
 def make_app(app: Flask, tmp_path_factory) -> Iterator[Callable[..., Flask]]:

@@ -16,7 +16,7 @@ from webapp.jobs import runner
 from webapp.models import Branch, BranchProgress, GenerationJob, User
 from webapp.services import courses
 from webapp.settings import get_settings
-from webapp.web.jobs.views import CARD_LIMIT
+from webapp.web.polling import CARD_LIMIT
 
 HX = {"HX-Request": "true"}
 LESSON = "/courses/bread/lessons/lesson-1-1"

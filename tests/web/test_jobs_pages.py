@@ -22,7 +22,8 @@ from webapp.extensions import db
 from webapp.models import Course, GenerationJob, ProviderCall, User
 from webapp.models.base import utcnow
 from webapp.services import costs
-from webapp.web.jobs.views import CARD_LIMIT, money, poll_seconds
+from webapp.web.jobs.views import money
+from webapp.web.polling import CARD_LIMIT, poll_seconds
 
 HX = {"HX-Request": "true"}
 _n = itertools.count(1)

@@ -24,22 +24,31 @@ file is read and checked before anything is written; a malformed file raises
 ``ValidationFailed`` naming it (and every other problem found in the course).
 Loading is idempotent: a course whose slug already exists is skipped. The
 services flush; the caller commits.
+
+The demo users (``load_demo``) get a fixed password from the caller (the CLI
+reads ``$TANGENT_DEMO_PASSWORD``) or generated ones, kept in the instance folder
+(``demo-logins.txt``, mode 0600) so that the next run can print them again.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from webapp.extensions import db
 from webapp.models import Course, User
+from webapp.services import accounts
 from webapp.services.course_format import (
     MAX_TITLE,
     Fields,
@@ -229,3 +238,79 @@ def load_demo_content(
         publish_course(actor, course)
     db.session.flush()
     return created
+
+
+# --- demo users and their logins ----------------------------------------------------------
+
+DEMO_USERS = (
+    ("learner@example.com", "learner", "Demo Learner"),
+    ("editor@example.com", "editor", "Demo Editor"),
+    ("admin@example.com", "admin", "Demo Admin"),
+)
+DEMO_EDITOR = "editor@example.com"
+DEMO_PASSWORD_ENV = "TANGENT_DEMO_PASSWORD"  # noqa: S105 - a variable name
+DEMO_LOGINS_FILE = "demo-logins.txt"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    role: str
+    password: str | None  # None: an existing account that none of the known passwords opens
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    logins: list[DemoLogin]
+    # Every generated password the instance folder should keep (empty with a fixed one).
+    keep: dict[str, str]
+
+
+def load_demo(instance_path: Path, fixed_password: str | None = None) -> DemoSetup:
+    """Create the demo users and courses that are missing; one login per demo user.
+
+    New accounts get ``fixed_password`` when given, else the password kept in
+    ``instance_path`` from an earlier run, else a new random one. For an existing
+    account a password is reported only if it really opens it. Flushes only: the
+    caller commits, then calls ``keep_demo_logins``.
+    """
+    saved = read_demo_logins(instance_path)
+    logins = []
+    for email, role, name in DEMO_USERS:
+        user = accounts.find_user_by_email(email)
+        if user is None:
+            password = fixed_password or saved.get(email) or secrets.token_urlsafe(12)
+            accounts.create_user(email, password, display_name=name, role=role)
+            saved[email] = password
+            logins.append(DemoLogin(email, role, password))
+            continue
+        # The account was made earlier (by another run, another password or by
+        # hand): report a password only if it opens the account.
+        candidates = [p for p in (fixed_password, saved.get(email)) if p]
+        opens = next((p for p in candidates if check_password_hash(user.password_hash, p)), None)
+        logins.append(DemoLogin(email, role, opens))
+    # Courses are owned by the demo editor; one transaction with the users.
+    load_demo_content(accounts.find_user_by_email(DEMO_EDITOR))
+    return DemoSetup(logins=logins, keep={} if fixed_password else saved)
+
+
+def read_demo_logins(instance_path: Path) -> dict[str, str]:
+    """The demo passwords kept by earlier runs (email → password)."""
+    path = instance_path / DEMO_LOGINS_FILE
+    if not path.exists():
+        return {}
+    pairs = (line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
+    return {email: password for email, password in pairs}
+
+
+def keep_demo_logins(instance_path: Path, setup: DemoSetup) -> None:
+    """After the commit: keep generated passwords in the instance folder, readable by the
+    owner only (nothing is written when the password was fixed)."""
+    if not setup.keep:
+        return
+    path = instance_path / DEMO_LOGINS_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(f"{email} {password}\n" for email, password in sorted(setup.keep.items()))
+    tmp.replace(path)

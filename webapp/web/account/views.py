@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from webapp.extensions import db
 from webapp.services import accounts
 from webapp.services.exceptions import ValidationFailed
+from webapp.web import throttle
+from webapp.web.account import bp
 from webapp.web.account.forms import PasswordForm, ProfileForm
-from webapp.web.auth import throttle
-
-bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 def _page(profile: ProfileForm | None = None, password: PasswordForm | None = None, status=200):

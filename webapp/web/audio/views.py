@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified, parse_range_header
@@ -33,8 +33,7 @@ from webapp.models import Lesson
 from webapp.models.jobs import AudioAsset
 from webapp.services import audio
 from webapp.settings import ConfigError, get_settings
-
-bp = Blueprint("audio", __name__, url_prefix="/audio")
+from webapp.web.audio import bp
 
 CACHE_CONTROL = "private, max-age=3600"
 OFFLOAD_KEY = "TANGENT_AUDIO_OFFLOAD"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     flash,
     make_response,
     redirect,
@@ -21,10 +20,9 @@ from webapp.extensions import db
 from webapp.services import accounts
 from webapp.services.audit import record_security_event
 from webapp.services.exceptions import Conflict, ValidationFailed
-from webapp.web.auth import throttle
+from webapp.web import throttle
+from webapp.web.auth import bp
 from webapp.web.auth.forms import LoginForm, LogoutForm, RegisterForm
-
-bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str:

@@ -2,7 +2,7 @@
 polls while its job runs, the branch page (the no-JavaScript path and the permalink),
 "Mark as done" and promotion.
 
-The card polls like the job card (``webapp.web.jobs.views``): every 2 s at first,
+The card polls like the job card (``webapp.web.polling``): every 2 s at first,
 less often as the job ages, within the same per-user budget; the server answers
 286 once the branch is ready or failed, and htmx swaps that last card in (the
 finished branch itself) and stops. Without JavaScript the card's "Refresh status"
@@ -11,7 +11,7 @@ link reloads the branch page, which shows the branch once it is ready.
 
 from __future__ import annotations
 
-from flask import current_app, flash, make_response, render_template, request, url_for
+from flask import current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import htmx
@@ -24,7 +24,7 @@ from webapp.services.authoring import can_edit
 from webapp.services.branches import BranchItem
 from webapp.settings import get_settings
 from webapp.web.branches import bp
-from webapp.web.jobs.views import card_wait, poll_seconds
+from webapp.web.polling import add_card_views, poll_seconds
 
 STEP_LABELS = {"write": "writing the lesson", "render": "checking and formatting it"}
 
@@ -81,41 +81,16 @@ def request_branch(lesson_id: int):
             flash("Your branch lesson is being written. This page shows how far it got.",
                   "success")
         return htmx.redirect(url_for("branches.show", branch_id=branch_id))
-    items = branches.visible_branches(user, lesson)
-    return htmx.vary(make_response(render_template(
-        "branches/_list.html", branch_items=items)))
+    return htmx.render("branches/_list.html",
+                       branch_items=branches.visible_branches(user, lesson))
 
 
-@bp.get("/branches/<int:branch_id>")
-@login_required
-def show(branch_id: int):
-    item = branches.get_branch_for(_user(), branch_id)
-    return htmx.vary(make_response(render_template("branches/show.html",
-                                                   **_page_context(item))))
-
-
-@bp.get("/branches/<int:branch_id>/card")
-@login_required
-def card(branch_id: int):
-    wait = card_wait()
-    if wait is not None and not htmx.is_partial():
-        return render_error(429, "The branch status was checked too often. Wait a moment and "
-                                 "reload the page.", {"Retry-After": str(wait)})
-    item = branches.get_branch_for(_user(), branch_id)
-    if wait is not None:
-        # Over the limit: the same card, polling again only once the limit allows.
-        context = {**_page_context(item), "poll_seconds": wait}
-        response = htmx.render("branches/show.html", "branches/_card.html", status_code=429,
-                               **context)
-        response.headers["Retry-After"] = str(wait)
-        return response
-    if not htmx.is_partial():
-        return htmx.vary(make_response(render_template("branches/show.html",
-                                                       **_page_context(item))))
-    # 286 tells htmx to stop polling; it still swaps in this last card (the branch itself).
-    status = 286 if item.state != "pending" else 200
-    return htmx.vary(make_response(render_template("branches/_card.html",
-                                                   **_card_context(item)), status))
+add_card_views(
+    bp, "/branches/<int:branch_id>", what="branch",
+    load=lambda branch_id: branches.get_branch_for(_user(), branch_id),
+    page="branches/show.html", card="branches/_card.html", page_context=_page_context,
+    card_context=_card_context, finished=lambda item: item.state != "pending",
+)
 
 
 @bp.post("/branches/<int:branch_id>/complete")
@@ -125,11 +100,11 @@ def complete(branch_id: int):
     item = branches.get_branch_for(user, branch_id)
     branches.complete_branch(user, item)
     db.session.commit()
-    done = BranchItem(item.branch, item.job, True)
-    if htmx.is_partial():
-        return htmx.vary(make_response(render_template("branches/_done.html", item=done)))
-    flash("Marked as done.", "success")
-    return htmx.redirect(url_for("branches.show", branch_id=branch_id))
+    if not htmx.is_partial():
+        flash("Marked as done.", "success")
+    return htmx.partial_or_redirect("branches/_done.html",
+                                    url_for("branches.show", branch_id=branch_id),
+                                    item=BranchItem(item.branch, item.job, True))
 
 
 @bp.post("/branches/<int:branch_id>/promote")

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
-from flask_login import current_user
+from flask import request
 
 from webapp import htmx
 from webapp.models.courses import LEVELS
-from webapp.services import courses, progress
-
-bp = Blueprint("catalog", __name__, url_prefix="/courses")
-
-
-def catalog_context(page: courses.CatalogPage, after: str | None = None) -> dict:
-    """What a page of course cards needs: the page plus the signed-in learner's badges."""
-    ids = [course.id for course in page.courses]
-    enrolled = progress.enrolled_course_ids(current_user, ids)
-    filters = page.filter
-    return {
-        "results": page,
-        "after": after,
-        "enrolled": enrolled,
-        "progress_map": progress.course_progress_map(
-            current_user, [i for i in ids if i in enrolled]
-        ),
-        "filtering": bool(filters.q or filters.tag or filters.level),
-        "filter_args": {k: v for k, v in (("q", filters.q), ("tag", filters.tag),
-                                          ("level", filters.level)) if v},
-    }
+from webapp.services import courses
+from webapp.web.catalog import bp
+from webapp.web.course_cards import catalog_context
 
 
 @bp.get("/")

@@ -11,24 +11,16 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
-from webapp.models.courses import LEVELS
 from webapp.services.authoring import MAX_SUMMARY, MAX_TITLE
-
-LEVEL_CHOICES = [SelectChoice(level, level.capitalize()) for level in LEVELS]
-
-
-class ActionForm(FlaskForm):
-    """A button that posts only the CSRF token (publish, delete, restore …)."""
+from webapp.web.forms import LEVEL_CHOICES, version_field
 
 
 class VersionedActionForm(FlaskForm):
     """A button that acts on the version the page showed (restore)."""
 
-    version = IntegerField(widget=HiddenInput(), validators=[DataRequired(), NumberRange(min=1)])
+    version = version_field()
 
 
 class CourseForm(FlaskForm):
@@ -40,8 +32,7 @@ class CourseForm(FlaskForm):
     level = SelectField("Level", choices=LEVEL_CHOICES, default="beginner")
     tags = StringField("Tags", validators=[Optional(), Length(max=400)],
                        description="Separated by commas, at most 8.")
-    # The version the form was loaded at; a stale one is a conflict, not a lost update.
-    version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1)])
+    version = version_field(required=False)
     save = SubmitField("Save course details")
 
 
@@ -62,7 +53,7 @@ class LessonForm(FlaskForm):
         description="Markdown with the components Callout, Details, Figure, Quiz and Branch. "
         "Each “## heading” starts a new step. The preview shows exactly what learners see.",
     )
-    version = IntegerField(widget=HiddenInput(), validators=[DataRequired(), NumberRange(min=1)])
+    version = version_field()
     save = SubmitField("Save lesson")
     preview = SubmitField("Preview without saving")
 

@@ -8,8 +8,7 @@ is 400 with every problem listed, and the database is untouched.
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
@@ -19,6 +18,8 @@ from webapp.services import authoring, packages
 from webapp.services.exceptions import ValidationFailed
 from webapp.services.packages import PackageInvalid
 from webapp.web.editor import bp
+from webapp.web.editor.common import user
+from webapp.web.forms import submitted
 
 
 class PackageForm(FlaskForm):
@@ -28,19 +29,6 @@ class PackageForm(FlaskForm):
         render_kw={"accept": ".zip,application/zip"},
         description="A zip exported from Tangent (course.json, lessons/*.md, quizzes/*.json).",
     )
-
-
-def _user():
-    return current_user._get_current_object()
-
-
-def _submitted(form: PackageForm) -> bool:
-    """True when the form is valid; a bad CSRF token is a 400 like everywhere else."""
-    if form.validate_on_submit():
-        return True
-    if "csrf_token" in form.errors:
-        abort(400)
-    return False
 
 
 def _upload(form: PackageForm) -> bytes:
@@ -55,23 +43,9 @@ def _report(exc: PackageInvalid, *, course: Course | None, back: str):
                            tab="package" if course else None, back=back), 400
 
 
-def _package_page(course: Course, *, form: PackageForm | None = None, error: str | None = None,
-                  status: int = 200):
-    return render_template(
-        "editor/package.html", course=course, tab="package",
-        form=form or PackageForm(formdata=None), error=error,
-        replace_problem=packages.replace_problem(course),
-    ), status
-
-
-@bp.get("/courses/<int:course_id>/package")
-def package(course_id: int):
-    return _package_page(authoring.get_course_for_edit(_user(), course_id))
-
-
 @bp.get("/courses/<int:course_id>/export.zip")
 def export_course(course_id: int):
-    course = authoring.get_course_for_edit(_user(), course_id)
+    course = authoring.get_course_for_edit(user(), course_id)
     response = make_response(packages.export_course(course))
     response.headers["Content-Type"] = "application/zip"
     response.headers["Content-Disposition"] = f'attachment; filename="{course.slug}.zip"'
@@ -82,14 +56,14 @@ def export_course(course_id: int):
 @bp.route("/import", methods=["GET", "POST"])
 def import_package():
     form = PackageForm()
-    if request.method == "GET" or not _submitted(form):
+    if request.method == "GET" or not submitted(form):
         status = 400 if request.method == "POST" else 200
         return render_template("editor/import.html", form=form, course=None), status
     try:
         content = packages.read_package(_upload(form))
     except PackageInvalid as exc:
         return _report(exc, course=None, back=url_for("editor.import_package"))
-    course = packages.import_new(_user(), content)
+    course = packages.import_new(user(), content)
     db.session.commit()
     message = f"Imported “{course.title}” as a new draft."
     if course.slug != content.slug:
@@ -99,11 +73,25 @@ def import_package():
     return redirect(url_for("editor.course", course_id=course.id), 303)
 
 
+@bp.get("/courses/<int:course_id>/package")
+def package(course_id: int):
+    return _package_page(authoring.get_course_for_edit(user(), course_id))
+
+
+def _package_page(course: Course, *, form: PackageForm | None = None, error: str | None = None,
+                  status: int = 200):
+    return render_template(
+        "editor/package.html", course=course, tab="package",
+        form=form or PackageForm(formdata=None), error=error,
+        replace_problem=packages.replace_problem(course),
+    ), status
+
+
 @bp.post("/courses/<int:course_id>/import")
 def replace_from_package(course_id: int):
-    course = authoring.get_course_for_edit(_user(), course_id)
     form = PackageForm()
-    if not _submitted(form):
+    course = authoring.get_course_for_edit(user(), course_id)
+    if not submitted(form):
         return _package_page(course, form=form, status=400)
     problem = packages.replace_problem(course)
     if problem:
@@ -114,10 +102,10 @@ def replace_from_package(course_id: int):
         return _report(exc, course=course,
                        back=url_for("editor.package", course_id=course.id))
     try:
-        packages.replace_draft(_user(), course, content)
+        packages.replace_draft(user(), course, content)
     except ValidationFailed as exc:
         db.session.rollback()
-        return _package_page(authoring.get_course_for_edit(_user(), course_id),
+        return _package_page(authoring.get_course_for_edit(user(), course_id),
                              error=exc.message, status=400)
     db.session.commit()
     flash("The draft now matches the package.", "success")

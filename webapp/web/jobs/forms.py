@@ -7,16 +7,12 @@ from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from webapp.services.jobs import TOPIC_MAX, TOPIC_MIN
-from webapp.web.editor.forms import LEVEL_CHOICES
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from webapp.web.forms import LEVEL_CHOICES, strip
 
 
 class DraftForm(FlaskForm):
     topic = StringField(
-        "Topic", filters=[_strip],
+        "Topic", filters=[strip],
         validators=[DataRequired(message="Say what the course should be about."),
                     Length(min=TOPIC_MIN, max=TOPIC_MAX,
                            message=f"Use {TOPIC_MIN} to {TOPIC_MAX} characters.")],

@@ -1,16 +1,14 @@
 """Job pages: the course-draft request form, the job status page and its polling card,
 cancelling, "your drafts", and the admin job list and cost ledger.
 
-The card polls with htmx while its job is active, less often as the job ages, and
-the server ends polling by answering 286 (htmx still swaps that response in, so
-the finished card is shown). Without JavaScript the card links to the status page.
+The card polls with htmx while its job is active (``webapp.web.polling``: less
+often as the job ages, 286 once it is finished). Without JavaScript the card
+links to the status page.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from flask import (
@@ -24,12 +22,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from limits import RateLimitItem, parse
 from sqlalchemy import select
 
 from webapp import htmx
-from webapp.errors import render_error
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.jobs import runner
 from webapp.models import GenerationJob, User
 from webapp.models.base import utcnow
@@ -40,9 +36,8 @@ from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.jobs import bp
 from webapp.web.jobs.forms import DraftForm
+from webapp.web.polling import add_card_views, poll_seconds
 
-# Per signed-in user, across all their cards: one tab polling every 2 s uses 30.
-CARD_LIMIT: RateLimitItem = parse("40 per minute")
 PAGE_SIZE = 50
 KIND_LABELS = {
     "course_draft": "Course draft",
@@ -61,16 +56,6 @@ STATUS_LABELS = {
 
 def _user() -> User:
     return current_user._get_current_object()
-
-
-def poll_seconds(job: GenerationJob, now: datetime | None = None) -> int:
-    """How often the card of an active job asks again: less often as the job ages."""
-    age = ((now or utcnow()) - job.created_at).total_seconds()
-    if age < 60:
-        return 2
-    if age < 300:
-        return 5
-    return 15
 
 
 # --- template helpers ------------------------------------------------------------------------
@@ -168,45 +153,15 @@ def new_draft():
 # --- one job: page, polling card, cancel -----------------------------------------------------
 
 
-def _card_context(job: GenerationJob, interval: int | None = None) -> dict:
-    return {"job": job, "poll_seconds": interval or poll_seconds(job)}
+def _card_context(job: GenerationJob) -> dict:
+    return {"job": job, "poll_seconds": poll_seconds(job)}
 
 
-@bp.get("/jobs/<int:job_id>")
-@login_required
-def show(job_id: int):
-    job = jobs.get_job_for(_user(), job_id)
-    return htmx.vary(make_response(render_template("jobs/show.html", **_card_context(job))))
-
-
-def card_wait() -> int | None:
-    """Count one poll for the current user; seconds to wait when over ``CARD_LIMIT``."""
-    strategy = limiter.limiter
-    key = (current_app.config["RATELIMIT_KEY_PREFIX"], "job-card", str(current_user.id))
-    if strategy.hit(CARD_LIMIT, *key):
-        return None
-    stats = strategy.get_window_stats(CARD_LIMIT, *key)
-    return max(1, math.ceil(stats.reset_time - time.time()))
-
-
-@bp.get("/jobs/<int:job_id>/card")
-@login_required
-def card(job_id: int):
-    wait = card_wait()
-    if wait is not None and not htmx.is_partial():
-        return render_error(429, "The job status was checked too often. Wait a moment and "
-                                 "reload the page.", {"Retry-After": str(wait)})
-    job = jobs.get_job_for(_user(), job_id)
-    if wait is not None:
-        # Over the limit: the same card, polling again only once the limit allows.
-        response = htmx.render("jobs/show.html", "jobs/_card.html", status_code=429,
-                               **_card_context(job, interval=wait))
-        response.headers["Retry-After"] = str(wait)
-        return response
-    # 286 tells htmx to stop polling; it still swaps in this last, finished card.
-    status = 286 if htmx.is_partial() and not job.active else 200
-    return htmx.render("jobs/show.html", "jobs/_card.html", status_code=status,
-                       **_card_context(job))
+add_card_views(
+    bp, "/jobs/<int:job_id>", what="job", load=lambda job_id: jobs.get_job_for(_user(), job_id),
+    page="jobs/show.html", card="jobs/_card.html", page_context=_card_context,
+    finished=lambda job: not job.active,
+)
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
@@ -215,14 +170,13 @@ def cancel(job_id: int):
     job = jobs.get_job_for(_user(), job_id)
     jobs.cancel_job(_user(), job)
     db.session.commit()
-    if htmx.is_partial():
-        return htmx.vary(make_response(render_template("jobs/_card.html",
-                                                       **_card_context(job))))
-    if job.active:
-        flash("Cancelling: the job stops after the step it is working on.", "info")
-    else:
-        flash("Cancelled.", "success")
-    return redirect(url_for("jobs.show", job_id=job.id), 303)
+    if not htmx.is_partial():
+        if job.active:
+            flash("Cancelling: the job stops after the step it is working on.", "info")
+        else:
+            flash("Cancelled.", "success")
+    return htmx.partial_or_redirect("jobs/_card.html", url_for("jobs.show", job_id=job.id),
+                                    **_card_context(job))
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -233,7 +187,7 @@ def cancel(job_id: int):
 def drafts():
     """The signed-in editor's jobs (an admin's list has everyone's), active ones first."""
     user = _user()
-    requester = None if user.role == "admin" else user
+    requester = None if user.is_admin else user
     before = request.args.get("before", type=int)
     active: list[GenerationJob] = []
     more_active = False

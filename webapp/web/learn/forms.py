@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
-from wtforms.validators import AnyOf, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
+from wtforms import HiddenField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, Length, Optional
 
 from webapp.services.progress import NOTE_MAX
-
-
-class ActionForm(FlaskForm):
-    """A button that posts nothing but the CSRF token (enroll, bookmark, mark as done …)."""
+from webapp.web.forms import version_field
 
 
 class NoteForm(FlaskForm):
@@ -20,8 +16,8 @@ class NoteForm(FlaskForm):
         description="Markdown. Only you can see it. Saved as you type (with JavaScript) "
         "or when you press Save.",
     )
-    # The version the text was loaded at (0: no note yet); a stale one is a conflict.
-    version = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=0)])
+    # 0: there was no note yet.
+    version = version_field(minimum=0, required=False)
     overwrite = SubmitField("Keep my text")
     save = SubmitField("Save note")
 

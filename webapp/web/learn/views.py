@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
+from flask import abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import htmx
@@ -18,20 +18,13 @@ from webapp.extensions import db
 from webapp.models import Course, Lesson, Section, User
 from webapp.services import audio, branches, courses, progress, quizzes
 from webapp.services.exceptions import Conflict, ValidationFailed
-from webapp.web.learn.forms import ActionForm, FocusForm, NoteForm
-
-bp = Blueprint("learn", __name__)
+from webapp.web.forms import ActionForm
+from webapp.web.learn import bp
+from webapp.web.learn.forms import FocusForm, NoteForm
 
 
 def _user() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
-
-
-def _after_post(partial: str, back: str, status: int = 200, **context):
-    """The partial for htmx fragment requests; a 303 (or HX-Redirect) to ``back`` otherwise."""
-    if htmx.is_partial():
-        return htmx.vary(make_response(render_template(partial, **context), status))
-    return htmx.redirect(back)
 
 
 # --- course page, enrollment ----------------------------------------------------------
@@ -66,14 +59,22 @@ def course(slug: str):
     )
 
 
+ENROLLED = "You are enrolled in “{title}”. Your progress is saved as you go."
+UNENROLLED = "You left “{title}”. Your progress is kept if you enroll again."
+
+
+def _change_enrollment(slug: str, change, message: str):
+    course = courses.get_published_course(slug)
+    change(_user(), course)
+    db.session.commit()
+    flash(message.format(title=course.title), "success")
+    return htmx.redirect(url_for("learn.course", slug=slug))
+
+
 @bp.post("/courses/<slug>/enroll")
 @login_required
 def enroll(slug: str):
-    course = courses.get_published_course(slug)
-    progress.enroll(_user(), course)
-    db.session.commit()
-    flash(f"You are enrolled in “{course.title}”. Your progress is saved as you go.", "success")
-    return htmx.redirect(url_for("learn.course", slug=slug))
+    return _change_enrollment(slug, progress.enroll, ENROLLED)
 
 
 @bp.get("/courses/<slug>/unenroll")
@@ -89,11 +90,7 @@ def confirm_unenroll(slug: str):
 @bp.post("/courses/<slug>/unenroll")
 @login_required
 def unenroll(slug: str):
-    course = courses.get_published_course(slug)
-    progress.unenroll(_user(), course)
-    db.session.commit()
-    flash(f"You left “{course.title}”. Your progress is kept if you enroll again.", "success")
-    return htmx.redirect(url_for("learn.course", slug=slug))
+    return _change_enrollment(slug, progress.unenroll, UNENROLLED)
 
 
 # --- lesson page ---------------------------------------------------------------------------
@@ -322,11 +319,11 @@ def complete_section(section_id: int):
         return htmx.redirect(back)
     next_lesson = None if state.next_section else courses.lesson_neighbours(lesson)[1]
     controls = links.controls(section, True, state.next_section, None, next_lesson)
-    return htmx.vary(make_response(render_template(
+    return htmx.render(
         "learn/_complete.html", ctl=controls, course_progress=state.progress,
         certificate=state.certificate, focus=focus, section=section,
         anchor=section.key, done=True, links=links, lesson=lesson,
-    )))
+    )
 
 
 @bp.post("/lessons/<int:lesson_id>/bookmark")
@@ -338,7 +335,7 @@ def toggle_bookmark(lesson_id: int):
     if not htmx.is_partial():
         flash("Bookmarked." if on else "Bookmark removed.", "success")
     back = _lesson_url(lesson.course.slug, lesson)
-    return _after_post("learn/_bookmark.html", back, lesson=lesson, bookmarked=on)
+    return htmx.partial_or_redirect("learn/_bookmark.html", back, lesson=lesson, bookmarked=on)
 
 
 @bp.post("/lessons/<int:lesson_id>/note")
@@ -373,10 +370,10 @@ def save_note(lesson_id: int):
 
 def _note_partial(lesson: Lesson, form: NoteForm, *, note, saved: bool = False,
                   error: str | None = None, conflict: bool = False, status: int = 200):
-    return htmx.vary(make_response(render_template(
-        "learn/_note.html", lesson=lesson, note=note, note_form=form, note_saved=saved,
-        note_error=error, note_conflict=conflict,
-    ), status))
+    return htmx.render(
+        "learn/_note.html", status_code=status, lesson=lesson, note=note, note_form=form,
+        note_saved=saved, note_error=error, note_conflict=conflict,
+    )
 
 
 # --- dashboard ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -10,9 +10,9 @@ from webapp.database import current_revisions, head_revisions
 from webapp.errors import RETRY_AFTER_503
 from webapp.extensions import db
 from webapp.services import courses
-from webapp.web.catalog.views import catalog_context
+from webapp.web.course_cards import catalog_context
+from webapp.web.main import bp
 
-bp = Blueprint("main", __name__)
 HOME_COURSES = 6
 
 

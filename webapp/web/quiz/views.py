@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -22,9 +22,8 @@ from webapp.models import Answer, Attempt, Course, Question, Quiz
 from webapp.services import quizzes
 from webapp.services.exceptions import Conflict, PermissionDenied, ValidationFailed
 from webapp.services.progress import get_enrollment
+from webapp.web.quiz import bp
 from webapp.web.quiz.forms import answer_for, answers_from_form, display_order
-
-bp = Blueprint("quiz", __name__)
 
 
 def course_url(course: Course) -> str:
@@ -111,9 +110,8 @@ def check(question_id: int):
         error = exc.message
     status = 400 if error else 200
     if htmx.is_partial():
-        body = render_template("quiz/_feedback.html", question=question, graded=graded,
-                               error=error)
-        return htmx.vary(make_response(body, status))
+        return htmx.render("quiz/_feedback.html", status_code=status, question=question,
+                           graded=graded, error=error)
     attempt = quizzes.get_attempt(current_user, attempt_id)
     return _render_attempt(
         attempt, request.form, status=status, partial=False,
@@ -184,11 +182,8 @@ def _render_attempt(
         # After Previous/Next, move keyboard focus to the question now shown.
         "focus": one and (focus or focus_question is not None),
     }
-    if partial is False:
-        response = make_response(render_template("quiz/attempt.html", **context), status)
-        return htmx.vary(response)
-    return htmx.render("quiz/attempt.html", "quiz/_attempt_form.html", status_code=status,
-                       **context)
+    partial_template = None if partial is False else "quiz/_attempt_form.html"
+    return htmx.render("quiz/attempt.html", partial_template, status_code=status, **context)
 
 
 # --- results ---------------------------------------------------------------------------------

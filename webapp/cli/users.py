@@ -1,0 +1,96 @@
+"""``tangent users``: create users and manage their role and status."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from webapp.cli.common import fail_on_domain_error, user_by_email
+from webapp.models.users import ROLES
+
+
+@click.group()
+def users() -> None:
+    """Create users and manage their role and status."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="learner", show_default=True)
+@click.option("--name", "display_name", help="Display name (default: the part before the @).")
+@click.option("--password", help="Password; prompted for (hidden) when not given.")
+@with_appcontext
+@fail_on_domain_error
+def users_create(email: str, role: str, display_name: str | None, password: str | None) -> None:
+    """Create a user with EMAIL."""
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException("--password is required when not run interactively")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = accounts.create_user(email, password, display_name=display_name, role=role)
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+@with_appcontext
+@fail_on_domain_error
+def users_set_role(email: str, role: str) -> None:
+    """Give the user with EMAIL a new ROLE."""
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    user = user_by_email(email)
+    accounts.set_role(user, role, actor=None)
+    db.session.commit()
+    click.echo(f"{user.email} is now {user.role}.")
+
+
+def _status_command(name: str, status: str, summary: str, *, with_reason: bool) -> None:
+    """Add ``users NAME EMAIL``, which gives the user ``status`` (and ends their sessions)."""
+
+    def set_status(email: str, reason: str = "") -> None:
+        from webapp.extensions import db
+        from webapp.services import accounts
+
+        user = user_by_email(email)
+        accounts.set_status(user, status, actor=None, reason=reason)
+        db.session.commit()
+        click.echo(f"{user.email} is now {user.status}.")
+
+    set_status.__doc__ = summary
+    callback = with_appcontext(fail_on_domain_error(set_status))
+    if with_reason:
+        callback = click.option("--reason", default="",
+                                help="Recorded in the security log.")(callback)
+    users.command(name)(click.argument("email")(callback))
+
+
+_status_command("suspend", "suspended", "Suspend the user with EMAIL and end all their sessions.",
+                with_reason=True)
+_status_command("ban", "banned", "Ban the user with EMAIL and end all their sessions.",
+                with_reason=True)
+_status_command("activate", "active", "Lift a suspension or ban.", with_reason=False)
+
+
+@users.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@with_appcontext
+def users_list(limit: int) -> None:
+    """List users, newest first."""
+    from webapp.extensions import db
+    from webapp.models import User
+
+    rows = db.session.scalars(select(User).order_by(User.id.desc()).limit(limit)).all()
+    if not rows:
+        click.echo("No users yet. Create one with: tangent users create EMAIL --role admin")
+    for user in rows:
+        click.echo(f"{user.id:>6}  {user.role:<8} {user.status:<10} {user.email}")
