@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,9 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.services.audit import record_audit
+from webapp.services.completion import certificate_for as certificate_for
+from webapp.services.completion import get_enrollment, maybe_issue_certificate
+from webapp.services.completion import passed_quiz_ids as passed_quiz_ids
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 TEXT_ANSWER_MAX = 200
@@ -118,20 +120,10 @@ def quiz_record(user: User, quiz: Quiz) -> QuizRecord:
     )
 
 
-def passed_quiz_ids(user: User, course_id: int) -> set[int]:
-    return set(db.session.scalars(
-        select(Attempt.quiz_id).join(Quiz, Quiz.id == Attempt.quiz_id)
-        .where(Attempt.user_id == user.id, Quiz.course_id == course_id,
-               Attempt.passed.is_(True))
-    ))
-
-
 # --- attempts ----------------------------------------------------------------------------
 
 
 def _require_enrollment(user: User, course_id: int | None) -> None:
-    from webapp.services.progress import get_enrollment
-
     if course_id is None or get_enrollment(user, course_id) is None:
         raise PermissionDenied("Enroll in this course to take its quizzes.")
 
@@ -327,52 +319,6 @@ def get_attempt_result(user: User, attempt_id: int) -> tuple[Attempt, Quiz, dict
 
 
 # --- certificates ---------------------------------------------------------------------------
-
-
-def course_is_complete(user: User, course_id: int) -> bool:
-    from webapp.services.progress import course_progress
-
-    progress = course_progress(user, course_id)
-    if not progress.complete:
-        return False
-    # A quiz nobody can pass yet (no questions, while an editor writes it) does not
-    # hold back certificates.
-    quiz_ids = set(db.session.scalars(
-        select(Quiz.id).where(Quiz.course_id == course_id,
-                              Quiz.id.in_(select(Question.quiz_id)))
-    ))
-    return quiz_ids <= passed_quiz_ids(user, course_id)
-
-
-def certificate_for(user: User, course_id: int) -> Certificate | None:
-    """The learner's certificate for a course, if it was issued."""
-    return db.session.scalar(
-        select(Certificate).where(Certificate.user_id == user.id,
-                                  Certificate.course_id == course_id)
-    )
-
-
-def maybe_issue_certificate(user: User, course_id: int) -> Certificate | None:
-    """Issue the certificate when every section is done and every quiz passed (once)."""
-    if certificate_for(user, course_id) is not None or not course_is_complete(user, course_id):
-        return None
-    course = db.session.get(Course, course_id)
-    certificate = Certificate(
-        user_id=user.id, course_id=course_id, code=secrets.token_urlsafe(16),
-        learner_name=user.display_name, course_title=course.title if course else "",
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(certificate)
-    except IntegrityError:
-        return None  # issued by a concurrent request
-    from webapp.services.progress import get_enrollment
-
-    enrollment = get_enrollment(user, course_id)
-    if enrollment is not None and enrollment.completed_at is None:
-        enrollment.completed_at = certificate.issued_at
-    record_audit(user, "certificate.issue", "course", course_id)
-    return certificate
 
 
 def get_certificate_by_code(code: str) -> Certificate:
