@@ -1,6 +1,6 @@
 """The quiz editor: quizzes per module, and their questions of every kind.
 
-What makes a question answerable lives in ``quizzes.validate_question``; this
+What makes a question answerable lives in ``content.questions``; this
 module adds what an editor's form needs on top (length limits, blank or
 duplicate entries, numbers the database can hold) and names the field at fault
 in every ``ValidationFailed``, so a form can show the message next to it.
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from webapp.content.questions import QuestionSpec, question_problems
 from webapp.content.render import slugify
 from webapp.extensions import db
 from webapp.models import (
@@ -41,12 +42,7 @@ from webapp.models.quizzes import QUESTION_KINDS
 from webapp.services.audit import delta_of, record_audit
 from webapp.services.authoring import require_editor
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
-from webapp.services.quizzes import (
-    QuestionSpec,
-    get_quiz,
-    normalize_text_answer,
-    validate_question,
-)
+from webapp.services.quizzes import get_quiz, normalize_text_answer
 
 MAX_KEY = 80
 MAX_QUIZ_TITLE = 160
@@ -64,17 +60,6 @@ MAX_QUESTIONS = 100
 NUMBER_LIMIT = Decimal("1e12")
 NUMBER_PLACES = 6
 DIRECTIONS = ("up", "down")
-
-# Where a broken rule of ``validate_question`` shows up in the editor's form.
-_KIND_FIELD = {
-    "single": "choices",
-    "multiple": "choices",
-    "true_false": "choices",
-    "ordering": "choices",
-    "short_text": "accepted",
-    "numeric": "numeric_answer",
-}
-
 
 # --- loading ---------------------------------------------------------------------------
 
@@ -445,21 +430,10 @@ def check_question(spec: QuestionSpec) -> QuestionSpec:
             raise ValidationFailed("The tolerance cannot be negative.", field="tolerance")
     checked = replace(spec, prompt=prompt, explanation=explanation, choices=choices,
                       accepted=accepted, numeric_answer=numeric_answer, tolerance=tolerance)
-    try:
-        validate_question(checked)
-    except ValidationFailed as exc:
-        raise ValidationFailed(_without_prompt(exc.message, prompt),
-                               field=_KIND_FIELD[spec.kind]) from None
+    problems = question_problems(checked)
+    if problems:
+        raise ValidationFailed(problems[0].message, field=problems[0].field)
     return checked
-
-
-def _without_prompt(message: str, prompt: str) -> str:
-    """``validate_question`` starts its messages with the prompt; a form field does not need it."""
-    prefix = f"“{prompt[:40]}”: "
-    if message.startswith(prefix):
-        message = message[len(prefix):]
-        return message[:1].upper() + message[1:]
-    return message
 
 
 def _check_choices(spec: QuestionSpec) -> list[tuple[str, bool]]:

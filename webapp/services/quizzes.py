@@ -11,6 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from webapp.content.questions import QuestionSpec as QuestionSpec
+from webapp.content.questions import question_problems
 from webapp.extensions import db
 from webapp.models import (
     Answer,
@@ -333,50 +335,19 @@ def get_certificate_by_code(code: str) -> Certificate:
 # --- writing quizzes (demo loader, factories, later the quiz editor) ----------------------
 
 
-@dataclass(frozen=True)
-class QuestionSpec:
-    """A question as plain data. ``choices`` are (text, is_correct) pairs; for
-    ordering questions, list them in the correct order (is_correct is ignored)."""
-
-    kind: str
-    prompt: str
-    explanation: str = ""
-    points: int = 1
-    choices: Sequence[tuple[str, bool]] = ()
-    accepted: Sequence[str] = ()
-    numeric_answer: Decimal | None = None
-    tolerance: Decimal = Decimal(0)
-
-
 def validate_question(spec: QuestionSpec) -> None:
-    """Raise ValidationFailed when a question could never be answered correctly."""
-    from webapp.models.quizzes import QUESTION_KINDS
+    """Raise ValidationFailed when a question could never be answered correctly.
 
-    if spec.kind not in QUESTION_KINDS:
-        raise ValidationFailed(f"Question kind must be one of {', '.join(QUESTION_KINDS)}.")
-    if not spec.prompt.strip():
-        raise ValidationFailed("Every question needs a prompt.")
-    correct = sum(1 for _text, ok in spec.choices if ok)
-    if spec.kind in ("single", "true_false") and (len(spec.choices) < 2 or correct != 1):
-        raise ValidationFailed(
-            f"“{spec.prompt[:40]}”: a single-choice question needs at least two choices "
-            "and exactly one correct choice."
-        )
-    if spec.kind == "true_false" and len(spec.choices) != 2:
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: a true/false question has two choices.")
-    if spec.kind == "multiple" and (len(spec.choices) < 2 or correct < 1):
-        raise ValidationFailed(
-            f"“{spec.prompt[:40]}”: a multiple-choice question needs at least two choices "
-            "and at least one correct choice."
-        )
-    if spec.kind == "ordering" and len(spec.choices) < 2:
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: an ordering question needs two items.")
-    if spec.kind == "short_text" and not [a for a in spec.accepted if a.strip()]:
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: list at least one accepted answer.")
-    if spec.kind == "numeric" and (spec.numeric_answer is None or spec.tolerance < 0):
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: give the answer and a tolerance ≥ 0.")
-    if spec.points < 1:
-        raise ValidationFailed("Points must be at least 1.")
+    The message names the question by its prompt when the problem is its answer.
+    """
+    problems = question_problems(spec)
+    if not problems:
+        return
+    first = problems[0]
+    if first.field in ("kind", "prompt", "points"):
+        raise ValidationFailed(first.message)
+    raise ValidationFailed(f"“{spec.prompt[:40]}”: {first.message[:1].lower()}"
+                           f"{first.message[1:]}")
 
 
 def create_quiz(
