@@ -123,22 +123,22 @@ def all_kinds_questions() -> list[QuestionSpec]:
 def make_rich_course(owner, *, title: str = "Packages in practice", publish: bool = False):
     """Three modules (one empty), lessons with code, tables, callouts and footnotes, and
     quizzes covering every question kind. Committed."""
-    course = course_service.create_course(
+    course = course_service.create_course_unchecked(
         owner, title=title, summary="Everything a package must carry.", level="intermediate",
         tags=("Python", "Data science"))
-    first = course_service.add_module(owner, course, "Getting started")
-    course_service.add_lesson(owner, first, TRICKY_TITLE, INTRO, slug="setting-up",
+    first = course_service.add_module_unchecked(owner, course, "Getting started")
+    course_service.add_lesson_unchecked(owner, first, TRICKY_TITLE, INTRO, slug="setting-up",
                               estimated_minutes=12)
-    course_service.add_lesson(owner, first, "Averages", FOOTNOTES, slug="averages")
+    course_service.add_lesson_unchecked(owner, first, "Averages", FOOTNOTES, slug="averages")
     create_quiz(owner, first, key="check-basics", title="Check the basics",
                 description="Every kind of question.", questions=all_kinds_questions(),
                 pass_percent=60, max_attempts=3)
-    second = course_service.add_module(owner, course, "Going further")
-    course_service.add_lesson(owner, second, "Checking in", CHECK, slug="checking-in",
+    second = course_service.add_module_unchecked(owner, course, "Going further")
+    course_service.add_lesson_unchecked(owner, second, "Checking in", CHECK, slug="checking-in",
                               estimated_minutes=7)
     create_quiz(owner, second, key="final", title="Final check",
                 questions=[all_kinds_questions()[0]], pass_percent=100)
-    course_service.add_module(owner, course, "Coming soon")
+    course_service.add_module_unchecked(owner, course, "Coming soon")
     if publish:
         course_service.publish_course(owner, course)
     db.session.commit()

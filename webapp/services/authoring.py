@@ -421,7 +421,7 @@ def create_course(actor: User, *, title: str, summary: str = "", level: str = "b
     """A new draft owned by the actor, with its first course revision."""
     if actor.role not in EDITOR_ROLES:
         raise PermissionDenied("Only editors can create courses.")
-    course = course_service.create_course(actor, title=_title(title), summary=summary,
+    course = course_service.create_course_unchecked(actor, title=_title(title), summary=summary,
                                           level=level, tags=tags)
     db.session.add(CourseRevision(course_id=course.id, version=1, kind="create",
                                   actor_id=actor.id,
@@ -573,7 +573,7 @@ def renumber(course_id: int) -> None:
 
 def add_module(actor: User, course: Course, title: str) -> Module:
     require_editor(actor, course)
-    return course_service.add_module(actor, course, _title(title, "module title"))
+    return course_service.add_module_unchecked(actor, course, _title(title, "module title"))
 
 
 def rename_module(actor: User, module: Module, title: str) -> None:
@@ -631,7 +631,7 @@ def add_lesson(actor: User, module: Module, title: str, source: str = STARTER_SO
     while db.session.scalar(select(Lesson.id).where(Lesson.course_id == module.course_id,
                                                     Lesson.slug == slug)) is not None:
         slug, n = f"{base}-{n}", n + 1
-    return course_service.add_lesson(actor, module, title, source, slug=slug)
+    return course_service.add_lesson_unchecked(actor, module, title, source, slug=slug)
 
 
 def move_lesson(actor: User, lesson: Lesson, direction: str) -> None:

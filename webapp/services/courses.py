@@ -183,7 +183,9 @@ def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
     return prev, nxt
 
 
-# --- writing content (demo loader, factories, later the editor) --------------------
+# --- writing content without permission checks ----------------------------------------
+# For the demo loader, package import, AI drafts and tests. An editor's actions go
+# through ``webapp.services.authoring``, which checks who may write first.
 
 
 def _unique_course_slug(title: str) -> str:
@@ -209,7 +211,7 @@ def get_or_create_tags(names: Iterable[str]) -> list[Tag]:
     return tags
 
 
-def create_course(
+def create_course_unchecked(
     actor: User | None,
     *,
     title: str,
@@ -218,7 +220,7 @@ def create_course(
     tags: Iterable[str] = (),
     slug: str | None = None,
 ) -> Course:
-    """A new draft course owned by ``actor``."""
+    """A new draft course owned by ``actor``; no permission check (see authoring.create_course)."""
     title = title.strip()
     if not title:
         raise ValidationFailed("Give the course a title.", field="title")
@@ -239,7 +241,8 @@ def create_course(
     return course
 
 
-def add_module(actor: User | None, course: Course, title: str) -> Module:
+def add_module_unchecked(actor: User | None, course: Course, title: str) -> Module:
+    """Append a module to ``course``; no permission check (see authoring.add_module)."""
     position = (db.session.scalar(
         select(func.max(Module.position)).where(Module.course_id == course.id)
     ) or 0) + 1
@@ -250,7 +253,7 @@ def add_module(actor: User | None, course: Course, title: str) -> Module:
     return module
 
 
-def add_lesson(
+def add_lesson_unchecked(
     actor: User | None,
     module: Module,
     title: str,
@@ -259,7 +262,8 @@ def add_lesson(
     slug: str | None = None,
     estimated_minutes: int | None = None,
 ) -> Lesson:
-    """Append a lesson to ``module`` (course-wide positions stay in module order)."""
+    """Append a lesson to ``module`` (course-wide positions stay in module order); no
+    permission check (see authoring.add_lesson)."""
     last_in_module = db.session.scalar(
         select(func.max(Lesson.position)).where(Lesson.module_id == module.id)
     )

@@ -569,7 +569,7 @@ def import_new(actor: User, package: PackageCourse) -> Course:
     """
     if actor is None or not actor.is_active or actor.role not in authoring.EDITOR_ROLES:
         raise PermissionDenied("Only editors can import courses.")
-    course = course_service.create_course(
+    course = course_service.create_course_unchecked(
         actor, title=package.title, summary=package.summary, level=package.level,
         tags=package.tags, slug=_free_slug(package.slug),
     )
@@ -577,10 +577,10 @@ def import_new(actor: User, package: PackageCourse) -> Course:
                                   actor_id=actor.id,
                                   delta=delta_of({}, _course_fields(package))))
     for module_data in package.modules:
-        module = course_service.add_module(actor, course, module_data.title)
+        module = course_service.add_module_unchecked(actor, course, module_data.title)
         for lesson in module_data.lessons:
-            course_service.add_lesson(actor, module, lesson.title, lesson.source,
-                                      slug=lesson.slug, estimated_minutes=lesson.minutes)
+            course_service.add_lesson_unchecked(actor, module, lesson.title, lesson.source,
+                                                slug=lesson.slug, estimated_minutes=lesson.minutes)
         _create_quizzes(actor, module, module_data.quizzes)
     authoring.renumber(course.id)
     record_audit(actor, "course.import", "course", course.id, {
@@ -645,14 +645,14 @@ def replace_draft(actor: User, course: Course, package: PackageCourse) -> Course
                              {"title": [module.title, module_data.title]})
                 module.title = module_data.title
         else:
-            module = course_service.add_module(actor, course, module_data.title)
+            module = course_service.add_module_unchecked(actor, course, module_data.title)
         module.position = index + 1
         for lesson_data in module_data.lessons:
             position += 1
             lesson = existing.get(lesson_data.slug)
             if lesson is None:
                 db.session.flush()
-                lesson = course_service.add_lesson(
+                lesson = course_service.add_lesson_unchecked(
                     actor, module, lesson_data.title, lesson_data.source,
                     slug=lesson_data.slug, estimated_minutes=lesson_data.minutes)
                 added += 1
