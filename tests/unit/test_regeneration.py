@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_user
 from webapp.extensions import db
-from webapp.models import GenerationJob, Lesson, LessonRevision, Section, SectionProgress
+from webapp.models import (
+    GenerationJob,
+    Lesson,
+    LessonRevision,
+    Section,
+    SectionProgress,
+    User,
+)
 from webapp.services import authoring, jobs, progress, regeneration
 from webapp.services.regeneration import align_to, split_steps
 
@@ -59,7 +66,7 @@ def test_regeneration_is_a_revision_that_keeps_progress(lesson):
     db.session.commit()
     done_before = db.session.scalar(select(func.count()).select_from(SectionProgress))
     keys_before = [s.key for s in lesson.sections]
-    editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
+    editor = db.session.scalar(select(User).filter_by(email="ed@example.org"))
     job, created = regeneration.request_regeneration(editor, lesson)
     db.session.commit()
     assert created and jobs.run_job(job.id) == "succeeded"
@@ -77,7 +84,7 @@ def test_regeneration_is_a_revision_that_keeps_progress(lesson):
 
 
 def test_an_edit_made_meanwhile_wins(lesson):
-    editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
+    editor = db.session.scalar(select(User).filter_by(email="ed@example.org"))
     job, _ = regeneration.request_regeneration(editor, lesson)
     db.session.commit()
     authoring.save_lesson(editor, lesson, base_version=1, title="Loaf", source="Mine.\n")

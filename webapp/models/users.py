@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.models.base import Base, check_in, utcnow
 
 ROLES = ("learner", "editor", "admin")
+# The roles that may write courses (``User.is_editor``).
+EDITOR_ROLES = ("editor", "admin")
 STATUSES = ("active", "suspended", "banned")
 
 
@@ -58,7 +60,7 @@ class User(UserMixin, Base):
 
     @property
     def is_editor(self) -> bool:
-        return self.role in ("editor", "admin")
+        return self.role in EDITOR_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

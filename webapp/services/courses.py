@@ -24,6 +24,7 @@ from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.services.audit import record_audit
 from webapp.services.exceptions import NotFound, ValidationFailed
+from webapp.services.paging import split_page
 
 CATALOG_PAGE_SIZE = 12
 SEARCH_MAX = 100
@@ -105,12 +106,8 @@ def list_catalog(
             or_(Course.published_at < stamp,
                 and_(Course.published_at == stamp, Course.id < course_id))
         )
-    rows = list(db.session.scalars(stmt))
-    next_cursor = None
-    if len(rows) > page_size:
-        rows = rows[:page_size]
-        last = rows[-1]
-        next_cursor = encode_cursor(last.published_at, last.id)  # type: ignore[arg-type]
+    rows, last = split_page(db.session.scalars(stmt).all(), page_size)
+    next_cursor = encode_cursor(last.published_at, last.id) if last else None  # type: ignore[arg-type]
     return CatalogPage(courses=rows, next_cursor=next_cursor, filter=filters)
 
 
