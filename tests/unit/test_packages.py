@@ -454,7 +454,7 @@ def test_a_lesson_over_the_source_limit_is_a_problem(app_ctx):
 
 
 def test_total_uncompressed_size_is_limited(app_ctx, monkeypatch):
-    monkeypatch.setattr(packages, "MAX_TOTAL_BYTES", 300)
+    monkeypatch.setattr(packages.archive, "MAX_TOTAL_BYTES", 300)
     problems = problems_of(build_zip(package_files()))
     assert problems == ["The package unpacks to more than 300 bytes; that is the limit."]
 
@@ -496,7 +496,7 @@ def test_header_sizes_are_not_trusted(app_ctx):
 
 def test_members_are_read_with_a_bounded_read(app_ctx, monkeypatch):
     """Whatever the header says, at most limit + 1 bytes are asked for."""
-    monkeypatch.setattr(packages, "MAX_LESSON_BYTES", 1000)
+    monkeypatch.setattr(packages.archive, "MAX_LESSON_BYTES", 1000)
     reads: list[int] = []
     original = zipfile.ZipExtFile.read
 
