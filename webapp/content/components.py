@@ -373,11 +373,8 @@ class _Scanner:
         return None
 
     def check_details(self, attrs: dict[str, str], _i: int) -> str | None:
-        summary = attrs.get("summary", "").strip()
-        if not 1 <= len(summary) <= 200:
-            return '<Details> needs a summary="…" of 1 to 200 characters'
-        attrs["summary"] = summary
-        return None
+        return _trimmed_text(attrs, "summary", 200,
+                             '<Details> needs a summary="…" of 1 to 200 characters')
 
     def check_figure(self, attrs: dict[str, str], i: int) -> str | None:
         src, alt = attrs.get("src", ""), attrs.get("alt", "").strip()
@@ -402,11 +399,7 @@ class _Scanner:
         return None
 
     def check_branch(self, attrs: dict[str, str], _i: int) -> str | None:
-        topic = attrs.get("topic", "").strip()
-        if not 1 <= len(topic) <= 120:
-            return '<Branch> needs topic="…" of 1 to 120 characters'
-        attrs["topic"] = topic
-        return None
+        return _trimmed_text(attrs, "topic", 120, '<Branch> needs topic="…" of 1 to 120 characters')
 
     def raw_html(self, i: int, line: str) -> None:
         text = _without_code_spans(line)
@@ -427,6 +420,15 @@ class _Scanner:
             return
         if _RAW_COMMENT.search(text):
             self.report(i, "escaped", "raw HTML is shown as text, not run: <!-- … -->")
+
+
+def _trimmed_text(attrs: dict[str, str], name: str, longest: int, problem: str) -> str | None:
+    """Trim a required text attribute in place; ``problem`` when it is empty or too long."""
+    value = attrs.get(name, "").strip()
+    if not 1 <= len(value) <= longest:
+        return problem
+    attrs[name] = value
+    return None
 
 
 def _without_code_spans(line: str) -> str:

@@ -46,8 +46,10 @@ def get_enrollment(user: User | None, course_id: int) -> Enrollment | None:
 
 @dataclass(frozen=True)
 class CourseProgress:
-    done: int
-    total: int
+    """Sections done out of the course's sections (no sections: nothing to do)."""
+
+    done: int = 0
+    total: int = 0
 
     @property
     def percent(self) -> int:

@@ -51,28 +51,33 @@ def rename_module(actor: User, module: Module, title: str) -> None:
     db.session.flush()
 
 
-def _swap(items: Sequence[Any], index: int, direction: str) -> tuple[Any, Any] | None:
+def _swap(items: Sequence[Any], index: int, direction: str) -> bool:
+    """Swap the positions of ``items[index]`` and its neighbour; False at either end."""
     other = index - 1 if direction == "up" else index + 1
     if direction not in ("up", "down"):
         raise ValidationFailed("Move up or down.")
     if not 0 <= other < len(items):
-        return None
-    return items[index], items[other]
+        return False
+    a, b = items[index], items[other]
+    a.position, b.position = b.position, a.position
+    db.session.flush()
+    return True
+
+
+def _in_order(model: type[Module] | type[Lesson], course_id: int) -> Sequence[Any]:
+    """The course's modules, or its lessons, by position."""
+    return db.session.scalars(
+        select(model).where(model.course_id == course_id).order_by(model.position)
+    ).all()
 
 
 def move_module(actor: User, module: Module, direction: str) -> None:
     """Swap with the neighbouring module; lessons' course-wide order follows."""
     require_editor(actor, module.course)
     renumber(module.course_id)
-    modules = db.session.scalars(
-        select(Module).where(Module.course_id == module.course_id).order_by(Module.position)
-    ).all()
-    pair = _swap(modules, modules.index(module), direction)
-    if pair is None:
+    modules = _in_order(Module, module.course_id)
+    if not _swap(modules, modules.index(module), direction):
         return
-    a, b = pair
-    a.position, b.position = b.position, a.position
-    db.session.flush()
     renumber(module.course_id)
     record_audit(actor, "module.move", "module", module.id, {"direction": direction})
 
@@ -105,30 +110,21 @@ def move_lesson(actor: User, lesson: Lesson, direction: str) -> None:
     """Up/down within the module; past its edge, into the neighbouring module."""
     require_editor(actor, lesson.course)
     renumber(lesson.course_id)
-    lessons = db.session.scalars(
-        select(Lesson).where(Lesson.course_id == lesson.course_id).order_by(Lesson.position)
-    ).all()
+    lessons = _in_order(Lesson, lesson.course_id)
     index = lessons.index(lesson)
     siblings = [x for x in lessons if x.module_id == lesson.module_id]
     at_edge = siblings[0 if direction == "up" else -1] is lesson
     if direction not in ("up", "down"):
         raise ValidationFailed("Move up or down.")
     if at_edge:
-        modules = db.session.scalars(
-            select(Module).where(Module.course_id == lesson.course_id).order_by(Module.position)
-        ).all()
+        modules = _in_order(Module, lesson.course_id)
         m = [x.id for x in modules].index(lesson.module_id)
         target = m - 1 if direction == "up" else m + 1
         if not 0 <= target < len(modules):
             return
         _move_to(lesson, modules[target], first=direction == "down")
-    else:
-        pair = _swap(lessons, index, direction)
-        if pair is None:
-            return
-        a, b = pair
-        a.position, b.position = b.position, a.position
-        db.session.flush()
+    elif not _swap(lessons, index, direction):
+        return
     renumber(lesson.course_id)
     record_audit(actor, "lesson.move", "lesson", lesson.id, {"direction": direction})
 

@@ -41,51 +41,20 @@ bad UTF-8, JSON or YAML, and every content rule. It reports *all* the problems
 it finds in ``PackageInvalid.problems``. ``import_new`` and ``replace_draft``
 then write in the caller's transaction (flush only; the caller commits).
 
-One module per step, all re-exported here: ``layout`` (the format's names and
-what a read package holds), ``export``, ``archive`` (the zip container),
-``reading`` (the files) and ``importing`` (writing a package into a course).
+One module per step: ``layout`` (the format's names and what a read package
+holds), ``export``, ``archive`` (the zip container and its limits), ``reading``
+(the files) and ``importing`` (writing a package into a course). What callers
+use is importable from here.
 """
 
-from webapp.services.packages.archive import (
-    MAX_JSON_BYTES,
-    MAX_LESSON_BYTES,
-    MAX_MEMBERS,
-    MAX_PACKAGE_BYTES,
-    MAX_RATIO,
-    MAX_TOTAL_BYTES,
-    RATIO_MIN_BYTES,
-)
+from webapp.services.packages.archive import MAX_PACKAGE_BYTES
 from webapp.services.packages.export import export_course, lesson_file_text
 from webapp.services.packages.importing import import_new, replace_draft, replace_problem
-from webapp.services.packages.layout import (
-    FORMAT,
-    FORMAT_VERSION,
-    LESSON_DIR,
-    MANIFEST,
-    MAX_FRONT_MATTER,
-    MAX_MODULES,
-    QUIZ_DIR,
-    PackageCourse,
-    PackageInvalid,
-    PackageModule,
-)
+from webapp.services.packages.layout import PackageCourse, PackageInvalid, PackageModule
 from webapp.services.packages.reading import parse_lesson_file, read_package
 
 __all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "LESSON_DIR",
-    "MANIFEST",
-    "MAX_FRONT_MATTER",
-    "MAX_JSON_BYTES",
-    "MAX_LESSON_BYTES",
-    "MAX_MEMBERS",
-    "MAX_MODULES",
     "MAX_PACKAGE_BYTES",
-    "MAX_RATIO",
-    "MAX_TOTAL_BYTES",
-    "QUIZ_DIR",
-    "RATIO_MIN_BYTES",
     "PackageCourse",
     "PackageInvalid",
     "PackageModule",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from webapp.services.course_format import LessonSpec, QuizSpec
+from webapp.services.course_format import CourseMeta, LessonSpec, QuizSpec
 from webapp.services.exceptions import ValidationFailed
 
 FORMAT = "tangent-course"
@@ -36,12 +36,9 @@ class PackageModule:
 
 
 @dataclass(frozen=True)
-class PackageCourse:
-    title: str
-    slug: str
-    summary: str
-    level: str
-    tags: tuple[str, ...]
+class PackageCourse(CourseMeta):
+    """The manifest's course fields, and its modules with their lessons and quizzes."""
+
     modules: tuple[PackageModule, ...]
 
     @property

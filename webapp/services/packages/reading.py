@@ -8,17 +8,8 @@ from typing import Any
 
 import yaml
 
-from webapp.services import authoring
-from webapp.services.course_format import (
-    MAX_TITLE,
-    Fields,
-    LessonSpec,
-    Problems,
-    QuizSpec,
-    read_course_meta,
-    read_lesson,
-    read_quiz,
-)
+from webapp.services import authoring, course_format
+from webapp.services.course_format import Fields, LessonSpec, Problems, QuizSpec
 from webapp.services.exceptions import ValidationFailed
 from webapp.services.packages.archive import read_members
 from webapp.services.packages.layout import (
@@ -70,7 +61,7 @@ def parse_lesson_file(name: str, text: str) -> LessonSpec:
         source = authoring.check_source(source)
     except ValidationFailed as exc:
         raise ValidationFailed(f"{name}: {exc.message}") from None
-    return read_lesson(fields, source)
+    return course_format.read_lesson(fields, source)
 
 
 def _paths(fields: Fields, key: str, prefix: str, suffix: str) -> list[str]:
@@ -126,7 +117,7 @@ class _Reader:
         if text is None:
             return None
         return self.problems.attempt(
-            lambda: read_quiz(_load_json(path, text), f"{path}: quiz")
+            lambda: course_format.read_quiz(_load_json(path, text), f"{path}: quiz")
         )
 
     def module(self, raw: Any, where: str) -> PackageModule | None:
@@ -139,7 +130,7 @@ class _Reader:
                                        {"quiz", "quizzes"})
         if fields is None:
             return None
-        title = self.problems.attempt(fields.text, "title", max_length=MAX_TITLE)
+        title = self.problems.attempt(fields.text, "title", max_length=course_format.MAX_TITLE)
         lesson_paths = self.problems.attempt(_paths, fields, "lessons", LESSON_DIR, ".md") or []
         quiz_paths = self.problems.attempt(_module_quiz_paths, fields) or []
         lessons = [self.lesson(path, where) for path in lesson_paths]
@@ -178,7 +169,7 @@ def read_package(data: bytes) -> PackageCourse:
     if fields is None:
         raise PackageInvalid(problems.items)
     problems.attempt(_check_manifest_header, fields)
-    meta = problems.attempt(read_course_meta, fields, allow_empty=True)
+    meta = problems.attempt(course_format.read_course_meta, fields, allow_empty=True)
     raw_modules = fields.data.get("modules")
     if not isinstance(raw_modules, list):
         problems.add(f"{MANIFEST}: modules must be a list.")

@@ -95,16 +95,9 @@ def _check_key(key: str, title: str) -> str:
     return key
 
 
-def create_quiz_in_module(
-    actor: User,
-    module: Module,
-    *,
-    key: str,
-    title: str,
-    description: str = "",
-    pass_percent: int | None = 70,
-    max_attempts: int | None = None,
-) -> Quiz:
+def create_quiz_in_module(actor: User, module: Module, *, key: str, title: str,
+                          description: str = "", pass_percent: int | None = 70,
+                          max_attempts: int | None = None) -> Quiz:
     """A new quiz without questions at the end of ``module``; an empty key comes from the title."""
     require_editor(actor, module.course)
     settings = check_quiz_settings(module.course_id, key=key, title=title,
@@ -117,17 +110,9 @@ def create_quiz_in_module(
     return quiz
 
 
-def update_quiz_settings(
-    actor: User,
-    quiz: Quiz,
-    *,
-    key: str,
-    title: str,
-    description: str = "",
-    pass_percent: int | None = 70,
-    max_attempts: int | None = None,
-    expected: str | None = None,
-) -> bool:
+def update_quiz_settings(actor: User, quiz: Quiz, *, key: str, title: str,
+                         description: str = "", pass_percent: int | None = 70,
+                         max_attempts: int | None = None, expected: str | None = None) -> bool:
     """Change a quiz's settings; False when nothing changed.
 
     ``expected`` is the fingerprint the form was loaded with: a save over a
