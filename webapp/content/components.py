@@ -181,6 +181,9 @@ class _Fence:
 
 @dataclass
 class Prepared:
+    """The source ready for the parser (dropped lines blank), its components by line
+    index, and what was dropped or reported."""
+
     text: str
     components: dict[int, Component]
     findings: list[Finding]

@@ -141,7 +141,7 @@ def lesson_text_at(lesson: Lesson, version: int) -> tuple[str, str]:
     if version == lesson.version:
         return lesson.title, lesson.source or ""
     revisions = revisions_back_to(LessonRevision, LessonRevision.lesson_id, lesson.id,
-                                   lesson.version, version)
+                                  lesson.version, version)
     title, source = lesson.title, lesson.source or ""
     for revision in revisions:
         if "title" in revision.delta:
@@ -155,7 +155,7 @@ def lesson_revisions(lesson: Lesson, before: int | None = None,
                      page_size: int = PAGE_SIZE) -> RevisionPage:
     """Revisions newest first, keyset-paginated by version."""
     return revision_page(LessonRevision, LessonRevision.lesson_id, lesson.id, before,
-                          page_size)
+                         page_size)
 
 
 def get_lesson_revision(lesson: Lesson, version: int) -> LessonRevision:

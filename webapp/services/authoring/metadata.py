@@ -77,7 +77,7 @@ def course_fields_at(course: Course, version: int) -> dict[str, Any]:
     if version == course.version:
         return fields
     revisions = revisions_back_to(CourseRevision, CourseRevision.course_id, course.id,
-                                   course.version, version)
+                                  course.version, version)
     for revision in revisions:
         for key, (old, _new) in revision.delta.items():
             if key in fields:
@@ -89,7 +89,7 @@ def course_revisions(course: Course, before: int | None = None,
                      page_size: int = PAGE_SIZE) -> RevisionPage:
     """Course revisions newest first, keyset-paginated by version."""
     return revision_page(CourseRevision, CourseRevision.course_id, course.id, before,
-                          page_size)
+                         page_size)
 
 
 def restore_course(actor: User, course: Course, version: int, *, base_version: int) -> None:

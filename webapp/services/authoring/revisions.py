@@ -36,6 +36,7 @@ class EditConflict(Conflict):
 
 
 def compare_and_set(model: type[Course] | type[Lesson], row_id: int, base_version: int) -> bool:
+    """Bump the row's version if it is still ``base_version``; False when someone was first."""
     result = db.session.execute(
         update(model).where(model.id == row_id, model.version == base_version)
         .values(version=model.version + 1)
@@ -51,7 +52,8 @@ class RevisionPage:
 
 
 def revision_page(model: type[LessonRevision] | type[CourseRevision], owner_column,
-                   owner_id: int, before: int | None, page_size: int) -> RevisionPage:
+                  owner_id: int, before: int | None, page_size: int) -> RevisionPage:
+    """One page of an aggregate's revisions, newest first, before version ``before``."""
     stmt = (select(model).where(owner_column == owner_id)
             .options(selectinload(model.actor))
             .order_by(model.version.desc()).limit(page_size + 1))
@@ -62,7 +64,7 @@ def revision_page(model: type[LessonRevision] | type[CourseRevision], owner_colu
 
 
 def revisions_back_to(model: type[LessonRevision] | type[CourseRevision], owner_column,
-                       owner_id: int, current: int, version: int) -> Sequence[Any]:
+                      owner_id: int, current: int, version: int) -> Sequence[Any]:
     """The revisions after ``version``, newest first; NotFound when one is missing."""
     if not 1 <= version < current:
         raise NotFound("There is no such revision.")
