@@ -9,6 +9,7 @@ from flask import Flask, abort
 from flask_login import current_user
 
 from webapp.extensions import login_manager
+from webapp.models.users import EDITOR_ROLES
 from webapp.services.exceptions import PermissionDenied
 
 # The one CSP. No inline script or style anywhere: htmx is configured by a meta
@@ -72,7 +73,7 @@ def require_role(role: str, message: str | None = None):
 
 def role_required(role: str, message: str | None = None) -> Callable:
     """Allow a view only to signed-in users with ``role`` (see ``require_role``)."""
-    if role not in ("editor", "admin"):
+    if role not in EDITOR_ROLES:
         raise ValueError(f"role_required: {role!r} is not a role above learner")
 
     def decorator(view: Callable) -> Callable:

@@ -368,15 +368,16 @@ def legacy(editor, tmp_path):
     """A course imported from an old system whose lessons link public /audio/ files."""
     course = make_course("Legacy", modules=1, lessons=0, owner=editor, publish=False)
     module = course.modules[0]
-    one = courses.add_lesson(None, module, "Welcome", (
+    one = courses.add_lesson_unchecked(None, module, "Welcome", (
         "Listen to [the intro](/audio/intro.mp3) first.\n\n"
         "## Part two\n\n![chart audio](/audio/sub/part%202.mp3 \"Part 2\")\n\n"
         "Also <audio src=\"/audio/intro.mp3\"> and a [missing one](/audio/gone.mp3).\n\n"
         "Not ours: https://old.example.com/audio/intro.mp3 and /static/audio/intro.mp3.\n\n"
         "Sneaky: [x](/audio/%2e%2e/secret.mp3) [y](/audio/sub/%2E%2E/%2e%2e/secret.mp3).\n"
     ))
-    two = courses.add_lesson(None, module, "Again", "Once more: [intro](/audio/intro.mp3).\n")
-    courses.add_lesson(None, module, "Plain", "Nothing to hear here.\n")
+    two = courses.add_lesson_unchecked(None, module, "Again",
+                                       "Once more: [intro](/audio/intro.mp3).\n")
+    courses.add_lesson_unchecked(None, module, "Plain", "Nothing to hear here.\n")
     db.session.commit()
     folder = tmp_path / "public-audio"
     (folder / "sub").mkdir(parents=True)

@@ -392,7 +392,7 @@ def test_outline_change_is_one_transaction(outlined, editor, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(authoring, "record_audit", boom)
+    monkeypatch.setattr(authoring.outline, "record_audit", boom)
     with pytest.raises(RuntimeError):
         authoring.move_module(editor, db.session.scalar(select(Module).where(Module.title == "B")),
                               "up")

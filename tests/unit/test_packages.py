@@ -35,7 +35,7 @@ from webapp.models import (
 from webapp.services import authoring, packages, progress
 from webapp.services import courses as course_service
 from webapp.services.exceptions import PermissionDenied, ValidationFailed
-from webapp.services.packages import PackageInvalid, export_course, read_package
+from webapp.services.packages import PackageInvalid, archive, export_course, read_package
 from webapp.services.quiz_authoring import check_question
 from webapp.services.quizzes import QuestionSpec, create_quiz
 
@@ -123,22 +123,22 @@ def all_kinds_questions() -> list[QuestionSpec]:
 def make_rich_course(owner, *, title: str = "Packages in practice", publish: bool = False):
     """Three modules (one empty), lessons with code, tables, callouts and footnotes, and
     quizzes covering every question kind. Committed."""
-    course = course_service.create_course(
+    course = course_service.create_course_unchecked(
         owner, title=title, summary="Everything a package must carry.", level="intermediate",
         tags=("Python", "Data science"))
-    first = course_service.add_module(owner, course, "Getting started")
-    course_service.add_lesson(owner, first, TRICKY_TITLE, INTRO, slug="setting-up",
+    first = course_service.add_module_unchecked(owner, course, "Getting started")
+    course_service.add_lesson_unchecked(owner, first, TRICKY_TITLE, INTRO, slug="setting-up",
                               estimated_minutes=12)
-    course_service.add_lesson(owner, first, "Averages", FOOTNOTES, slug="averages")
+    course_service.add_lesson_unchecked(owner, first, "Averages", FOOTNOTES, slug="averages")
     create_quiz(owner, first, key="check-basics", title="Check the basics",
                 description="Every kind of question.", questions=all_kinds_questions(),
                 pass_percent=60, max_attempts=3)
-    second = course_service.add_module(owner, course, "Going further")
-    course_service.add_lesson(owner, second, "Checking in", CHECK, slug="checking-in",
+    second = course_service.add_module_unchecked(owner, course, "Going further")
+    course_service.add_lesson_unchecked(owner, second, "Checking in", CHECK, slug="checking-in",
                               estimated_minutes=7)
     create_quiz(owner, second, key="final", title="Final check",
                 questions=[all_kinds_questions()[0]], pass_percent=100)
-    course_service.add_module(owner, course, "Coming soon")
+    course_service.add_module_unchecked(owner, course, "Coming soon")
     if publish:
         course_service.publish_course(owner, course)
     db.session.commit()
@@ -432,15 +432,15 @@ def test_directory_entries_for_the_package_folders_are_fine(app_ctx):
 def test_too_many_members(app_ctx):
     files = package_files()
     files.update({f"lessons/{n:03d}-x.md": "---\ntitle: X\nslug: x\n---\n"
-                  for n in range(packages.MAX_MEMBERS)})
+                  for n in range(archive.MAX_MEMBERS)})
     assert problems_of(build_zip(files)) == [
-        f"The package has {len(files)} files; the limit is {packages.MAX_MEMBERS}."]
+        f"The package has {len(files)} files; the limit is {archive.MAX_MEMBERS}."]
 
 
 def test_oversized_lesson_and_json_members(app_ctx):
-    big_lesson = "---\ntitle: Big\nslug: big\n---\n" + _random_text(packages.MAX_LESSON_BYTES)
+    big_lesson = "---\ntitle: Big\nslug: big\n---\n" + _random_text(archive.MAX_LESSON_BYTES)
     files = package_files(**{"lessons__01-one_dot_md": big_lesson})
-    files["quizzes/q.json"] = json.dumps({"pad": _random_text(packages.MAX_JSON_BYTES)})
+    files["quizzes/q.json"] = json.dumps({"pad": _random_text(archive.MAX_JSON_BYTES)})
     problems = problems_of(build_zip(files))
     assert any(p.startswith("lessons/01-one.md:") and "the limit is" in p for p in problems)
     assert any(p.startswith("quizzes/q.json:") and "the limit is" in p for p in problems)
@@ -454,7 +454,7 @@ def test_a_lesson_over_the_source_limit_is_a_problem(app_ctx):
 
 
 def test_total_uncompressed_size_is_limited(app_ctx, monkeypatch):
-    monkeypatch.setattr(packages, "MAX_TOTAL_BYTES", 300)
+    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 300)
     problems = problems_of(build_zip(package_files()))
     assert problems == ["The package unpacks to more than 300 bytes; that is the limit."]
 
@@ -486,7 +486,7 @@ def _patch_sizes(data: bytes, name: str, *, size: int | None = None,
 
 
 def test_header_sizes_are_not_trusted(app_ctx):
-    lesson = "---\ntitle: Big\nslug: one\n---\n" + _random_text(packages.MAX_LESSON_BYTES * 2)
+    lesson = "---\ntitle: Big\nslug: one\n---\n" + _random_text(archive.MAX_LESSON_BYTES * 2)
     data = build_zip(package_files(**{"lessons__01-one_dot_md": lesson}))
     # The header claims 100 bytes; the member really holds far more than the limit.
     lying = _patch_sizes(data, "lessons/01-one.md", size=100)
@@ -496,7 +496,7 @@ def test_header_sizes_are_not_trusted(app_ctx):
 
 def test_members_are_read_with_a_bounded_read(app_ctx, monkeypatch):
     """Whatever the header says, at most limit + 1 bytes are asked for."""
-    monkeypatch.setattr(packages, "MAX_LESSON_BYTES", 1000)
+    monkeypatch.setattr(archive, "MAX_LESSON_BYTES", 1000)
     reads: list[int] = []
     original = zipfile.ZipExtFile.read
 
@@ -506,7 +506,7 @@ def test_members_are_read_with_a_bounded_read(app_ctx, monkeypatch):
 
     monkeypatch.setattr(zipfile.ZipExtFile, "read", spy)
     read_package(build_zip(package_files()))
-    assert sorted(reads) == [1001, packages.MAX_JSON_BYTES + 1, packages.MAX_JSON_BYTES + 1]
+    assert sorted(reads) == [1001, archive.MAX_JSON_BYTES + 1, archive.MAX_JSON_BYTES + 1]
 
 
 def test_zip_bombs_are_rejected_by_compression_ratio(app_ctx):

@@ -418,7 +418,7 @@ def test_summaries_count_questions_and_attempts_in_constant_queries(world, query
 
 def test_a_quiz_holds_a_bounded_number_of_questions(world, monkeypatch):
     editor, _course, quiz = world
-    monkeypatch.setattr(qa, "MAX_QUESTIONS", 2)
+    monkeypatch.setattr(qa.question_edits, "MAX_QUESTIONS", 2)
     for _ in range(2):
         qa.add_question(editor, quiz, SPECS["true_false"])
     with pytest.raises(ValidationFailed, match="at most 2 questions"):

@@ -11,7 +11,7 @@ from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_user
 from webapp.extensions import db
 from webapp.jobs import runner
-from webapp.models import GenerationJob, Lesson, LessonRevision, Section, SectionProgress
+from webapp.models import GenerationJob, Lesson, LessonRevision, Section, SectionProgress, User
 from webapp.services import authoring, progress, regeneration
 from webapp.services.regeneration import align_to, split_steps
 from webapp.settings import get_settings
@@ -62,7 +62,7 @@ def test_regeneration_is_a_revision_that_keeps_progress(lesson):
     db.session.commit()
     done_before = db.session.scalar(select(func.count()).select_from(SectionProgress))
     keys_before = [s.key for s in lesson.sections]
-    editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
+    editor = db.session.scalar(select(User).filter_by(email="ed@example.org"))
     job, created = regeneration.request_regeneration(editor, lesson,
                                                      settings=get_settings(current_app))
     db.session.commit()
@@ -81,7 +81,7 @@ def test_regeneration_is_a_revision_that_keeps_progress(lesson):
 
 
 def test_an_edit_made_meanwhile_wins(lesson):
-    editor = db.session.scalar(select(authoring.User).filter_by(email="ed@example.org"))
+    editor = db.session.scalar(select(User).filter_by(email="ed@example.org"))
     job, _ = regeneration.request_regeneration(editor, lesson, settings=get_settings(current_app))
     db.session.commit()
     authoring.save_lesson(editor, lesson, base_version=1, title="Loaf", source="Mine.\n")

@@ -111,9 +111,10 @@ def build_world(
 ) -> World:
     """Create it all and commit; call inside an app context."""
     user = make_user(email, display_name=display_name)
-    course = courses.create_course(None, title=title, summary="Counting, measuring, naming.")
-    module = courses.add_module(None, course, "Basics")
-    lesson = courses.add_lesson(None, module, "First steps", LESSON_SOURCE)
+    course = courses.create_course_unchecked(None, title=title,
+                                             summary="Counting, measuring, naming.")
+    module = courses.add_module_unchecked(None, course, "Basics")
+    lesson = courses.add_lesson_unchecked(None, module, "First steps", LESSON_SOURCE)
     quiz = quizzes.create_quiz(None, module, key="basics", title="Basics check",
                                description="Six questions on the basics.",
                                questions=question_specs(), pass_percent=pass_percent,

@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
-from webapp.models import AuditEvent, Course, CourseEditor, Lesson, LessonRevision, Module
+from webapp.models import (
+    AuditEvent,
+    Course,
+    CourseEditor,
+    Lesson,
+    LessonRevision,
+    Module,
+    User,
+)
 from webapp.services import authoring
 
 
@@ -28,7 +36,7 @@ def editor_client(app, client):
 def draft(app, editor_client):
     """A draft course of ed's with one module and one lesson; returns ids."""
     with app.app_context():
-        ed = db.session.scalar(select(authoring.User).where(authoring.User.email
+        ed = db.session.scalar(select(User).where(User.email
                                                             == "ed@example.org"))
         course = authoring.create_course(ed, title="Authoring 101")
         module = authoring.add_module(ed, course, "Getting started")
@@ -121,7 +129,7 @@ def test_publish_with_checks_then_unpublish(app, editor_client, draft):
     csrf = token(editor_client, url)
     with app.app_context():
         lesson = db.session.get(Lesson, draft["lesson"])
-        ed = db.session.scalar(select(authoring.User).where(authoring.User.email
+        ed = db.session.scalar(select(User).where(User.email
                                                             == "ed@example.org"))
         authoring.save_lesson(ed, lesson, base_version=1, title="Hello",
                               source='Intro.\n\n<Quiz id="missing"/>\n')
@@ -131,7 +139,7 @@ def test_publish_with_checks_then_unpublish(app, editor_client, draft):
     assert "no quiz with that id" in text(refused)
     with app.app_context():
         lesson = db.session.get(Lesson, draft["lesson"])
-        ed = db.session.scalar(select(authoring.User).where(authoring.User.email
+        ed = db.session.scalar(select(User).where(User.email
                                                             == "ed@example.org"))
         authoring.save_lesson(ed, lesson, base_version=2, title="Hello", source="Fine.\n")
         db.session.commit()

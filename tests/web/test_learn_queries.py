@@ -36,8 +36,9 @@ def grow(app, units: int) -> None:
             db.session.add(Certificate(user_id=ada.id, course_id=other.id, code=f"code{n}",
                                        learner_name="Ada", course_title=other.title))
             # More lessons in the course being viewed, with a quiz on the new module.
-            module = courses.add_module(None, target, f"Extra module {n}")
-            courses.add_lesson(None, module, f"Extra lesson {n}", "Intro.\n\n## More\n\nText.")
+            module = courses.add_module_unchecked(None, target, f"Extra module {n}")
+            courses.add_lesson_unchecked(None, module, f"Extra lesson {n}",
+                                         "Intro.\n\n## More\n\nText.")
             make_quiz(module, commit=False)
             progress.complete_section(ada, module.lessons[0].sections[0].id)
             # Another learner, with progress on the viewed lesson.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
 
 SECURITY_EVENT_KINDS = (
     "login_succeeded",
@@ -30,9 +30,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user.id", ondelete="SET NULL"), index=True
-    )
+    actor_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL", index=True)
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[int | None] = mapped_column(Integer)
@@ -45,15 +43,13 @@ class SecurityEvent(Base):
     """Sign-ins, failures, throttling, password and role changes."""
 
     __tablename__ = "security_event"
-    __table_args__ = (CheckConstraint(check_in("kind", SECURITY_EVENT_KINDS), name="kind"),)
+    __table_args__ = choice_checks(kind=SECURITY_EVENT_KINDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     kind: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user.id", ondelete="SET NULL"), index=True
-    )
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL", index=True)
+    actor_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL")
     # The address typed at a failed login, kept even when no such account exists.
     email: Mapped[str | None] = mapped_column(String(254))
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
 from webapp.models.users import User
 
 REVISION_KINDS = ("create", "edit", "restore", "import", "metadata", "publish", "unpublish")
@@ -25,13 +25,9 @@ class CourseEditor(Base):
 
     __tablename__ = "course_editor"
 
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    course_id: Mapped[int] = fk_id("course", primary_key=True)
+    user_id: Mapped[int] = fk_id("user", primary_key=True, index=True)
+    added_by_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL")
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
@@ -49,37 +45,33 @@ class _RevisionEvent:
 
     @declared_attr
     def actor_id(cls) -> Mapped[int | None]:
-        return mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+        return fk_id("user", ondelete="SET NULL", index=True)
 
     @declared_attr
     def actor(cls) -> Mapped[User | None]:
         return relationship()
 
     @staticmethod
-    def checks() -> tuple[CheckConstraint, ...]:
-        return (CheckConstraint(check_in("kind", REVISION_KINDS), name="kind"),
+    def table_args(table: str, owner: str) -> tuple[Any, ...]:
+        """One revision per version of each ``owner`` row; a known kind; versions from 1."""
+        return (UniqueConstraint(f"{owner}_id", "version", name=f"uq_{table}_{owner}_version"),
+                *choice_checks(kind=REVISION_KINDS),
                 CheckConstraint("version >= 1", name="version_positive"))
 
 
 class LessonRevision(_RevisionEvent, Base):
     __tablename__ = "lesson_revision"
-    __table_args__ = (
-        UniqueConstraint("lesson_id", "version", name="uq_lesson_revision_lesson_version"),
-        *_RevisionEvent.checks(),
-    )
+    __table_args__ = _RevisionEvent.table_args("lesson_revision", "lesson")
 
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = fk_id("lesson")
     # {"title": [before, after], "source": [[start, end, old_lines, new_lines], …]}
     delta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CourseRevision(_RevisionEvent, Base):
     __tablename__ = "course_revision"
-    __table_args__ = (
-        UniqueConstraint("course_id", "version", name="uq_course_revision_course_version"),
-        *_RevisionEvent.checks(),
-    )
+    __table_args__ = _RevisionEvent.table_args("course_revision", "course")
 
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = fk_id("course")
     # {"field": [before, after]} for the metadata fields (and status) that changed.
     delta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

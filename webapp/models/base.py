@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, MetaData, Numeric
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic migrations can address them on every backend.
@@ -16,6 +17,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Amounts of money. Ten decimal places: a few tokens at a per-million price are
+# fractions of a cent.
+MONEY = Numeric(18, 10)
 
 
 def utcnow() -> datetime:
@@ -50,6 +55,18 @@ def check_in(column: str, values: tuple[str, ...]) -> str:
     """SQL for a CHECK constraint limiting ``column`` to ``values``."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+def fk_id(table: str, *, ondelete: str = "CASCADE", **column: Any) -> MappedColumn[Any]:
+    """A column referencing ``table.id``. Rows go when their target goes, unless
+    ``ondelete="SET NULL"`` keeps them (the column is then nullable)."""
+    return mapped_column(ForeignKey(f"{table}.id", ondelete=ondelete), **column)
+
+
+def choice_checks(**columns: tuple[str, ...]) -> tuple[CheckConstraint, ...]:
+    """CHECK constraints limiting each column to its values, each named after its column."""
+    return tuple(CheckConstraint(check_in(column, values), name=column)
+                 for column, values in columns.items())
 
 
 class Base(DeclarativeBase):

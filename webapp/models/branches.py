@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.models.base import Base, check_in, utcnow
-from webapp.models.courses import Lesson
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
+from webapp.models.courses import AIProvenance, Lesson
 
 BRANCH_STATUSES = ("pending", "ready", "failed")
 BRANCH_VISIBILITIES = ("requesters", "course")
 
 
-class Branch(Base):
+class Branch(AIProvenance, Base):
     __tablename__ = "branch"
     __table_args__ = (
-        CheckConstraint(check_in("status", BRANCH_STATUSES), name="status"),
-        CheckConstraint(check_in("visibility", BRANCH_VISIBILITIES), name="visibility"),
+        *choice_checks(status=BRANCH_STATUSES, visibility=BRANCH_VISIBILITIES),
         CheckConstraint("status <> 'ready' OR ai_generated_at IS NOT NULL",
                         name="ready_has_date"),
         CheckConstraint("visibility = 'requesters' OR promoted_at IS NOT NULL",
@@ -34,10 +33,9 @@ class Branch(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    parent_lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"))
+    parent_lesson_id: Mapped[int] = fk_id("lesson")
     # Denormalized from the parent lesson, for per-course budgets and editor checks.
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"),
-                                           index=True)
+    course_id: Mapped[int] = fk_id("course", index=True)
     topic: Mapped[str] = mapped_column(String(120))  # as the first learner typed it
     topic_key: Mapped[str] = mapped_column(String(120))  # jobs.normalize_topic(topic)
     # "pending" until its job stores the text; a pending branch whose job failed or was
@@ -49,17 +47,12 @@ class Branch(Base):
     html: Mapped[str] = mapped_column(Text, default="")
     renderer_version: Mapped[str] = mapped_column(String(32), default="")
     visibility: Mapped[str] = mapped_column(String(16), default="requesters")
-    promoted_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    promoted_by_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL", index=True)
     promoted_at: Mapped[datetime | None] = mapped_column(default=None)
-    job_id: Mapped[int | None] = mapped_column(
-        ForeignKey("generation_job.id", ondelete="SET NULL"), index=True)
-    ai_provider: Mapped[str | None] = mapped_column(String(40), default=None)
-    ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
-    ai_prompt_version: Mapped[str | None] = mapped_column(String(40), default=None)
-    ai_generated_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    job_id: Mapped[int | None] = fk_id("generation_job", ondelete="SET NULL", index=True)
+    # After the AI provenance columns (sort_order), where they have always been.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, sort_order=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, sort_order=1)
 
     parent_lesson: Mapped[Lesson] = relationship()
 
@@ -69,10 +62,8 @@ class BranchRequest(Base):
 
     __tablename__ = "branch_request"
 
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"),
-                                           primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
-                                         primary_key=True, index=True)
+    branch_id: Mapped[int] = fk_id("branch", primary_key=True)
+    user_id: Mapped[int] = fk_id("user", primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -81,8 +72,6 @@ class BranchProgress(Base):
 
     __tablename__ = "branch_progress"
 
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"),
-                                           primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
-                                         primary_key=True, index=True)
+    branch_id: Mapped[int] = fk_id("branch", primary_key=True)
+    user_id: Mapped[int] = fk_id("user", primary_key=True, index=True)
     completed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
 
 COURSE_STATUSES = ("draft", "published", "archived")
 LEVELS = ("beginner", "intermediate", "advanced")
+
+
+class AIProvenance:
+    """Which provider, model and prompt wrote the content, and when (None when a
+    person wrote it). These columns come after the table's own."""
+
+    ai_provider: Mapped[str | None] = mapped_column(String(40), default=None)
+    ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
+    ai_prompt_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    ai_generated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Tag(Base):
@@ -32,12 +34,8 @@ class Tag(Base):
 class CourseTag(Base):
     __tablename__ = "course_tag"
 
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
-    )
-    tag_id: Mapped[int] = mapped_column(
-        ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    course_id: Mapped[int] = fk_id("course", primary_key=True)
+    tag_id: Mapped[int] = fk_id("tag", primary_key=True, index=True)
 
 
 class CoursePrerequisite(Base):
@@ -46,19 +44,14 @@ class CoursePrerequisite(Base):
     __tablename__ = "course_prerequisite"
     __table_args__ = (CheckConstraint("course_id <> prerequisite_id", name="not_self"),)
 
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
-    )
-    prerequisite_id: Mapped[int] = mapped_column(
-        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    course_id: Mapped[int] = fk_id("course", primary_key=True)
+    prerequisite_id: Mapped[int] = fk_id("course", primary_key=True, index=True)
 
 
-class Course(Base):
+class Course(AIProvenance, Base):
     __tablename__ = "course"
     __table_args__ = (
-        CheckConstraint(check_in("status", COURSE_STATUSES), name="status"),
-        CheckConstraint(check_in("level", LEVELS), name="level"),
+        *choice_checks(status=COURSE_STATUSES, level=LEVELS),
         CheckConstraint("estimated_minutes >= 0", name="estimated_minutes_positive"),
         CheckConstraint(
             "status <> 'published' OR published_at IS NOT NULL", name="published_has_date"
@@ -74,9 +67,7 @@ class Course(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     level: Mapped[str] = mapped_column(String(16), default="beginner")
     estimated_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user.id", ondelete="SET NULL"), index=True
-    )
+    owner_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL", index=True)
     # The metadata and outline version an edit form started from. Bumped by the
     # authoring services (a compare-and-set UPDATE), not on every row update, so
     # a learner-facing change such as an estimate refresh is never a conflict.
@@ -84,11 +75,6 @@ class Course(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
-    # Provenance of AI-generated content (None when a person wrote it).
-    ai_provider: Mapped[str | None] = mapped_column(String(40), default=None)
-    ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
-    ai_prompt_version: Mapped[str | None] = mapped_column(String(40), default=None)
-    ai_generated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     modules: Mapped[list[Module]] = relationship(
         back_populates="course", order_by="Module.position",
@@ -108,7 +94,7 @@ class Module(Base):
     __table_args__ = (Index("ix_module_course_position", "course_id", "position"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = fk_id("course")
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(160))
 
@@ -119,7 +105,7 @@ class Module(Base):
     )
 
 
-class Lesson(Base):
+class Lesson(AIProvenance, Base):
     __tablename__ = "lesson"
     __table_args__ = (
         UniqueConstraint("course_id", "slug", name="uq_lesson_course_slug"),
@@ -129,8 +115,8 @@ class Lesson(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Denormalized from the module so that slugs are unique per course in the database.
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
-    module_id: Mapped[int] = mapped_column(ForeignKey("module.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = fk_id("course")
+    module_id: Mapped[int] = fk_id("module")
     # Global order within the course (module order, then lesson order), kept by services.
     position: Mapped[int] = mapped_column(Integer)
     slug: Mapped[str] = mapped_column(String(80))
@@ -146,11 +132,6 @@ class Lesson(Base):
     # Outline moves do not bump it, so reordering never conflicts with an edit.
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # Provenance of AI-generated content (None when a person wrote it).
-    ai_provider: Mapped[str | None] = mapped_column(String(40), default=None)
-    ai_model: Mapped[str | None] = mapped_column(String(120), default=None)
-    ai_prompt_version: Mapped[str | None] = mapped_column(String(40), default=None)
-    ai_generated_at: Mapped[datetime | None] = mapped_column(default=None)
 
     module: Mapped[Module] = relationship(back_populates="lessons")
     course: Mapped[Course] = relationship()
@@ -171,7 +152,7 @@ class Section(Base):
     __table_args__ = (UniqueConstraint("lesson_id", "key", name="uq_section_lesson_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = fk_id("lesson")
     key: Mapped[str] = mapped_column(String(120))
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))

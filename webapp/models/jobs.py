@@ -16,10 +16,8 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -27,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import MONEY, Base, choice_checks, fk_id, utcnow
 from webapp.models.users import User
 
 JOB_KINDS = ("course_draft", "branch", "lesson_regeneration", "narration")
@@ -36,16 +34,13 @@ ACTIVE_STATUSES = ("queued", "running")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 CALL_KINDS = ("text", "speech")
 COST_SOURCES = ("reported", "configured", "free")
-# Ten decimal places: a few tokens at a per-million price are fractions of a cent.
-MONEY = Numeric(18, 10)
 _ACTIVE_SQL = text("status IN ('queued', 'running')")
 
 
 class GenerationJob(Base):
     __tablename__ = "generation_job"
     __table_args__ = (
-        CheckConstraint(check_in("kind", JOB_KINDS), name="kind"),
-        CheckConstraint(check_in("status", JOB_STATUSES), name="status"),
+        *choice_checks(kind=JOB_KINDS, status=JOB_STATUSES),
         CheckConstraint("step_index >= 0 AND step_count >= 0 AND step_index <= step_count",
                         name="steps"),
         CheckConstraint("attempts >= 0", name="attempts_positive"),
@@ -71,15 +66,9 @@ class GenerationJob(Base):
     step_count: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
-    requester_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user.id", ondelete="SET NULL"), index=True
-    )
-    course_id: Mapped[int | None] = mapped_column(
-        ForeignKey("course.id", ondelete="SET NULL"), index=True
-    )
-    lesson_id: Mapped[int | None] = mapped_column(
-        ForeignKey("lesson.id", ondelete="SET NULL"), index=True
-    )
+    requester_id: Mapped[int | None] = fk_id("user", ondelete="SET NULL", index=True)
+    course_id: Mapped[int | None] = fk_id("course", ondelete="SET NULL", index=True)
+    lesson_id: Mapped[int | None] = fk_id("lesson", ondelete="SET NULL", index=True)
     # The request (topic, level …) and the steps' outputs so far: opaque documents
     # the job reads back to resume, never queried by content.
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -113,8 +102,7 @@ class ProviderCall(Base):
 
     __tablename__ = "provider_call"
     __table_args__ = (
-        CheckConstraint(check_in("kind", CALL_KINDS), name="kind"),
-        CheckConstraint(check_in("cost_source", COST_SOURCES), name="cost_source"),
+        *choice_checks(kind=CALL_KINDS, cost_source=COST_SOURCES),
         CheckConstraint("cost >= 0", name="cost_positive"),
         CheckConstraint("input_tokens >= 0 AND output_tokens >= 0 AND characters >= 0",
                         name="usage_positive"),
@@ -124,12 +112,8 @@ class ProviderCall(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    job_id: Mapped[int | None] = mapped_column(
-        ForeignKey("generation_job.id", ondelete="SET NULL")
-    )
-    course_id: Mapped[int | None] = mapped_column(
-        ForeignKey("course.id", ondelete="SET NULL"), index=True
-    )
+    job_id: Mapped[int | None] = fk_id("generation_job", ondelete="SET NULL")
+    course_id: Mapped[int | None] = fk_id("course", ondelete="SET NULL", index=True)
     call_key: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16))
     job_kind: Mapped[str] = mapped_column(String(24), default="")
@@ -157,8 +141,7 @@ class AudioAsset(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"),
-                                           index=True)
+    lesson_id: Mapped[int] = fk_id("lesson", index=True)
     lesson_version: Mapped[int] = mapped_column(Integer)
     voice: Mapped[str] = mapped_column(String(80))
     provider: Mapped[str] = mapped_column(String(40))

@@ -4,107 +4,94 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
+from webapp.models.users import LearnerRow
 
 PROGRESS_STATUSES = ("in_progress", "completed")
-_COMPLETED_HAS_DATE = (
-    "(status = 'completed' AND completed_at IS NOT NULL) "
-    "OR (status <> 'completed' AND completed_at IS NULL)"
-)
 
 
-class Enrollment(Base):
+def _progress_checks() -> tuple[CheckConstraint, ...]:
+    """A known status, and a completion date exactly when completed."""
+    return (*choice_checks(status=PROGRESS_STATUSES),
+            CheckConstraint("(status = 'completed' AND completed_at IS NOT NULL) "
+                            "OR (status <> 'completed' AND completed_at IS NULL)",
+                            name="completed_has_date"))
+
+
+class Enrollment(LearnerRow, Base):
     __tablename__ = "enrollment"
     __table_args__ = (
         UniqueConstraint("user_id", "course_id", name="uq_enrollment_user_course"),
         Index("ix_enrollment_user_activity", "user_id", "last_activity_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = fk_id("course", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Where "Resume" lands.
-    last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id", ondelete="SET NULL"))
-    last_section_id: Mapped[int | None] = mapped_column(
-        ForeignKey("section.id", ondelete="SET NULL")
-    )
+    last_lesson_id: Mapped[int | None] = fk_id("lesson", ondelete="SET NULL")
+    last_section_id: Mapped[int | None] = fk_id("section", ondelete="SET NULL")
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     course = relationship("Course")
 
 
-class SectionProgress(Base):
+class SectionProgress(LearnerRow, Base):
     __tablename__ = "section_progress"
     __table_args__ = (
         UniqueConstraint("user_id", "section_id", name="uq_section_progress_user_section"),
-        CheckConstraint(check_in("status", PROGRESS_STATUSES), name="status"),
-        CheckConstraint(_COMPLETED_HAS_DATE, name="completed_has_date"),
+        *_progress_checks(),
         Index("ix_section_progress_user_lesson", "user_id", "lesson_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    section_id: Mapped[int] = mapped_column(
-        ForeignKey("section.id", ondelete="CASCADE"), index=True
-    )
+    section_id: Mapped[int] = fk_id("section", index=True)
     # Denormalized so a lesson's or course's progress is one indexed count.
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = fk_id("lesson")
+    course_id: Mapped[int] = fk_id("course")
     status: Mapped[str] = mapped_column(String(16), default="completed")
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class LessonProgress(Base):
+class LessonProgress(LearnerRow, Base):
     __tablename__ = "lesson_progress"
     __table_args__ = (
         UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress_user_lesson"),
-        CheckConstraint(check_in("status", PROGRESS_STATUSES), name="status"),
-        CheckConstraint(_COMPLETED_HAS_DATE, name="completed_has_date"),
+        *_progress_checks(),
         Index("ix_lesson_progress_user_course", "user_id", "course_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"), index=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = fk_id("lesson", index=True)
+    course_id: Mapped[int] = fk_id("course")
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_section_id: Mapped[int | None] = mapped_column(
-        ForeignKey("section.id", ondelete="SET NULL")
-    )
+    last_section_id: Mapped[int | None] = fk_id("section", ondelete="SET NULL")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Bookmark(Base):
+class Bookmark(LearnerRow, Base):
     __tablename__ = "bookmark"
     __table_args__ = (
         UniqueConstraint("user_id", "lesson_id", name="uq_bookmark_user_lesson"),
         Index("ix_bookmark_user_created", "user_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = fk_id("lesson", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lesson = relationship("Lesson")
 
 
-class Note(Base):
+class Note(LearnerRow, Base):
     """A learner's private Markdown note on a lesson, stored with its sanitized HTML."""
 
     __tablename__ = "note"
     __table_args__ = (UniqueConstraint("user_id", "lesson_id", name="uq_note_user_lesson"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = fk_id("lesson", index=True)
     source: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str] = mapped_column(Text, default="")
     renderer_version: Mapped[str] = mapped_column(String(32), default="")
@@ -114,15 +101,13 @@ class Note(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class Certificate(Base):
+class Certificate(LearnerRow, Base):
     __tablename__ = "certificate"
     __table_args__ = (
         UniqueConstraint("user_id", "course_id", name="uq_certificate_user_course"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = fk_id("course", index=True)
     # Unguessable: the public verification URL is /certificates/<code>.
     code: Mapped[str] = mapped_column(String(32), unique=True)
     # Frozen at issue time so the certificate still reads true after renames.

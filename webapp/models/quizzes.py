@@ -8,7 +8,6 @@ from decimal import Decimal
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    ForeignKey,
     Index,
     Integer,
     Numeric,
@@ -18,7 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
+from webapp.models.users import LearnerRow
 
 QUESTION_KINDS = ("single", "multiple", "true_false", "short_text", "numeric", "ordering")
 ATTEMPT_STATUSES = ("in_progress", "submitted")
@@ -33,8 +33,8 @@ class Quiz(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
-    module_id: Mapped[int] = mapped_column(ForeignKey("module.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = fk_id("course")
+    module_id: Mapped[int] = fk_id("module", index=True)
     # Referenced from lesson text as <Quiz id="key"/>.
     key: Mapped[str] = mapped_column(String(80))
     title: Mapped[str] = mapped_column(String(160))
@@ -52,7 +52,7 @@ class Quiz(Base):
 class Question(Base):
     __tablename__ = "question"
     __table_args__ = (
-        CheckConstraint(check_in("kind", QUESTION_KINDS), name="kind"),
+        *choice_checks(kind=QUESTION_KINDS),
         CheckConstraint("points >= 1", name="points_positive"),
         CheckConstraint(
             "kind <> 'numeric' OR (numeric_answer IS NOT NULL AND tolerance >= 0)",
@@ -62,7 +62,7 @@ class Question(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    quiz_id: Mapped[int] = mapped_column(ForeignKey("quiz.id", ondelete="CASCADE"))
+    quiz_id: Mapped[int] = fk_id("quiz")
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     prompt: Mapped[str] = mapped_column(Text)
@@ -90,7 +90,7 @@ class Choice(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = fk_id("question")
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(500))
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -107,15 +107,15 @@ class AcceptedAnswer(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = fk_id("question")
     text: Mapped[str] = mapped_column(String(200))
 
 
-class Attempt(Base):
+class Attempt(LearnerRow, Base):
     __tablename__ = "attempt"
     __table_args__ = (
         UniqueConstraint("user_id", "quiz_id", "number", name="uq_attempt_user_quiz_number"),
-        CheckConstraint(check_in("status", ATTEMPT_STATUSES), name="status"),
+        *choice_checks(status=ATTEMPT_STATUSES),
         CheckConstraint(
             "(status = 'submitted' AND submitted_at IS NOT NULL AND score IS NOT NULL "
             "AND passed IS NOT NULL) OR (status = 'in_progress' AND submitted_at IS NULL)",
@@ -125,9 +125,7 @@ class Attempt(Base):
         Index("ix_attempt_quiz_user", "quiz_id", "user_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    quiz_id: Mapped[int] = mapped_column(ForeignKey("quiz.id", ondelete="CASCADE"))
+    quiz_id: Mapped[int] = fk_id("quiz")
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -146,10 +144,8 @@ class Answer(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("question.id", ondelete="CASCADE"), index=True
-    )
+    attempt_id: Mapped[int] = fk_id("attempt")
+    question_id: Mapped[int] = fk_id("question", index=True)
     text_answer: Mapped[str | None] = mapped_column(String(200), default=None)
     numeric_answer: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), default=None)
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -165,10 +161,6 @@ class AnswerChoice(Base):
 
     __tablename__ = "answer_choice"
 
-    answer_id: Mapped[int] = mapped_column(
-        ForeignKey("answer.id", ondelete="CASCADE"), primary_key=True
-    )
-    choice_id: Mapped[int] = mapped_column(
-        ForeignKey("choice.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    answer_id: Mapped[int] = fk_id("answer", primary_key=True)
+    choice_id: Mapped[int] = fk_id("choice", primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

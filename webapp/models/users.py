@@ -8,17 +8,18 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.models.base import Base, check_in, utcnow
+from webapp.models.base import Base, choice_checks, fk_id, utcnow
 
 ROLES = ("learner", "editor", "admin")
+# The roles that may write courses (``User.is_editor``).
+EDITOR_ROLES = ("editor", "admin")
 STATUSES = ("active", "suspended", "banned")
 
 
 class User(UserMixin, Base):
     __tablename__ = "user"
     __table_args__ = (
-        CheckConstraint(check_in("role", ROLES), name="role"),
-        CheckConstraint(check_in("status", STATUSES), name="status"),
+        *choice_checks(role=ROLES, status=STATUSES),
         CheckConstraint("session_version >= 1", name="session_version_positive"),
         # Emails are stored lower-cased, so the unique constraint on ``email`` is
         # case-insensitive; this keeps a write that bypasses the service honest.
@@ -58,7 +59,17 @@ class User(UserMixin, Base):
 
     @property
     def is_editor(self) -> bool:
-        return self.role in ("editor", "admin")
+        return self.role in EDITOR_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class LearnerRow:
+    """A row of one learner's own (progress, notes, attempts …), deleted with the account.
+
+    The two columns lead the table, as they did before this mixin existed.
+    """
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-2)
+    user_id: Mapped[int] = fk_id("user", sort_order=-1)

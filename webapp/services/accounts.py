@@ -147,26 +147,32 @@ def update_profile(user: User, *, display_name: str) -> None:
     record_audit(user, "user.update", "user", user.id, delta)
 
 
+def _change_choice(user: User, field: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """Set one of ``user``'s fixed-choice fields; the value before, or None if unchanged."""
+    if value not in allowed:
+        raise ValidationFailed(f"{field.capitalize()} must be one of {', '.join(allowed)}.",
+                               field=field)
+    before = getattr(user, field)
+    if value == before:
+        return None
+    setattr(user, field, value)
+    return before
+
+
 def set_role(user: User, role: str, *, actor: User | None) -> None:
     """Change a user's role (admins only at the call sites)."""
-    if role not in ROLES:
-        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
-    if role == user.role:
+    before = _change_choice(user, "role", role, ROLES)
+    if before is None:
         return
-    before = user.role
-    user.role = role
     record_audit(actor, "user.role", "user", user.id, {"role": [before, role]})
     record_security_event("role_changed", user=user, actor=actor, before=before, after=role)
 
 
 def set_status(user: User, status: str, *, actor: User | None, reason: str = "") -> None:
     """Activate, suspend or ban; suspension and ban end every session at once."""
-    if status not in STATUSES:
-        raise ValidationFailed(f"Status must be one of {', '.join(STATUSES)}.", field="status")
-    if status == user.status:
+    before = _change_choice(user, "status", status, STATUSES)
+    if before is None:
         return
-    before = user.status
-    user.status = status
     if status != "active":
         user.session_version += 1
     record_audit(actor, "user.status", "user", user.id, {"status": [before, status]})

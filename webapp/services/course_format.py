@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from webapp.content.questions import QuestionSpec
 from webapp.content.render import slugify
 from webapp.models.courses import LEVELS
 from webapp.models.quizzes import QUESTION_KINDS
@@ -36,7 +37,6 @@ from webapp.services.quiz_authoring import (
     MAX_QUIZ_TITLE,
     check_question,
 )
-from webapp.services.quizzes import QuestionSpec
 
 T = TypeVar("T")
 

@@ -24,6 +24,7 @@ from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.services.audit import record_audit
 from webapp.services.exceptions import NotFound, ValidationFailed
+from webapp.services.paging import split_page
 
 CATALOG_PAGE_SIZE = 12
 SEARCH_MAX = 100
@@ -105,12 +106,8 @@ def list_catalog(
             or_(Course.published_at < stamp,
                 and_(Course.published_at == stamp, Course.id < course_id))
         )
-    rows = list(db.session.scalars(stmt))
-    next_cursor = None
-    if len(rows) > page_size:
-        rows = rows[:page_size]
-        last = rows[-1]
-        next_cursor = encode_cursor(last.published_at, last.id)  # type: ignore[arg-type]
+    rows, last = split_page(db.session.scalars(stmt).all(), page_size)
+    next_cursor = encode_cursor(last.published_at, last.id) if last else None  # type: ignore[arg-type]
     return CatalogPage(courses=rows, next_cursor=next_cursor, filter=filters)
 
 
@@ -183,7 +180,9 @@ def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
     return prev, nxt
 
 
-# --- writing content (demo loader, factories, later the editor) --------------------
+# --- writing content without permission checks ----------------------------------------
+# For the demo loader, package import, AI drafts and tests. An editor's actions go
+# through ``webapp.services.authoring``, which checks who may write first.
 
 
 def _unique_course_slug(title: str) -> str:
@@ -209,7 +208,7 @@ def get_or_create_tags(names: Iterable[str]) -> list[Tag]:
     return tags
 
 
-def create_course(
+def create_course_unchecked(
     actor: User | None,
     *,
     title: str,
@@ -218,7 +217,7 @@ def create_course(
     tags: Iterable[str] = (),
     slug: str | None = None,
 ) -> Course:
-    """A new draft course owned by ``actor``."""
+    """A new draft course owned by ``actor``; no permission check (see authoring.create_course)."""
     title = title.strip()
     if not title:
         raise ValidationFailed("Give the course a title.", field="title")
@@ -239,7 +238,8 @@ def create_course(
     return course
 
 
-def add_module(actor: User | None, course: Course, title: str) -> Module:
+def add_module_unchecked(actor: User | None, course: Course, title: str) -> Module:
+    """Append a module to ``course``; no permission check (see authoring.add_module)."""
     position = (db.session.scalar(
         select(func.max(Module.position)).where(Module.course_id == course.id)
     ) or 0) + 1
@@ -250,7 +250,7 @@ def add_module(actor: User | None, course: Course, title: str) -> Module:
     return module
 
 
-def add_lesson(
+def add_lesson_unchecked(
     actor: User | None,
     module: Module,
     title: str,
@@ -259,7 +259,8 @@ def add_lesson(
     slug: str | None = None,
     estimated_minutes: int | None = None,
 ) -> Lesson:
-    """Append a lesson to ``module`` (course-wide positions stay in module order)."""
+    """Append a lesson to ``module`` (course-wide positions stay in module order); no
+    permission check (see authoring.add_lesson)."""
     last_in_module = db.session.scalar(
         select(func.max(Lesson.position)).where(Lesson.module_id == module.id)
     )

@@ -59,7 +59,12 @@ from webapp.services.course_format import (
     read_lesson,
     read_quiz,
 )
-from webapp.services.courses import add_lesson, add_module, create_course, publish_course
+from webapp.services.courses import (
+    add_lesson_unchecked,
+    add_module_unchecked,
+    create_course_unchecked,
+    publish_course,
+)
 from webapp.services.exceptions import ValidationFailed
 from webapp.services.quizzes import create_quiz
 
@@ -201,13 +206,13 @@ def read_demo_courses(root: Traversable | None = None) -> list[DemoCourse]:
 
 
 def _create(actor: User | None, data: DemoCourse) -> Course:
-    course = create_course(actor, title=data.title, summary=data.summary, level=data.level,
-                           tags=data.tags, slug=data.slug)
+    course = create_course_unchecked(actor, title=data.title, summary=data.summary,
+                                     level=data.level, tags=data.tags, slug=data.slug)
     for module_data in data.modules:
-        module = add_module(actor, course, module_data.title)
+        module = add_module_unchecked(actor, course, module_data.title)
         for lesson in module_data.lessons:
-            add_lesson(actor, module, lesson.title, lesson.source, slug=lesson.slug,
-                       estimated_minutes=lesson.minutes)
+            add_lesson_unchecked(actor, module, lesson.title, lesson.source, slug=lesson.slug,
+                                 estimated_minutes=lesson.minutes)
         if module_data.quiz is not None:
             quiz = module_data.quiz
             create_quiz(actor, module, key=quiz.key, title=quiz.title,

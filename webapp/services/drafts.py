@@ -80,7 +80,7 @@ class CourseDraftPipeline:
             "course_outline", {"topic": topic, "level": level}, OUTLINE_SCHEMA)
         outline = completion.data
         actor = self._requester(job)
-        course = course_service.create_course(
+        course = course_service.create_course_unchecked(
             actor, title=str(outline["title"])[:160] or topic,
             summary=str(outline.get("summary", ""))[:500],
             level=outline.get("level") if outline.get("level") in ("beginner", "intermediate",
@@ -88,7 +88,7 @@ class CourseDraftPipeline:
         )
         if completion.usage:
             _stamp(course, completion.usage[-1])
-        modules = [course_service.add_module(actor, course, str(module["title"])[:160])
+        modules = [course_service.add_module_unchecked(actor, course, str(module["title"])[:160])
                    for module in outline["modules"][:MAX_MODULES]]
         job.course_id = course.id
         job.state = {**job.state, "outline": outline, "modules": [m.id for m in modules],
@@ -113,8 +113,8 @@ class CourseDraftPipeline:
         if module is None:
             raise ValidationFailed("the draft's module was deleted; the draft cannot continue")
         title = str(plan["title"]).strip()[:160] or f"Lesson {n + 1}"
-        lesson = course_service.add_lesson(self._requester(job), module, title, source,
-                                           slug=self._free_slug(module.course_id, title))
+        lesson = course_service.add_lesson_unchecked(self._requester(job), module, title, source,
+                                                     slug=self._free_slug(module.course_id, title))
         if completion.usage:
             _stamp(lesson, completion.usage[-1])
         job.state = {**job.state, "lessons": {**job.state.get("lessons", {}), key: lesson.id}}

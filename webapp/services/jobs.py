@@ -26,7 +26,7 @@ from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.models.jobs import ACTIVE_STATUSES
 from webapp.services.audit import record_audit
-from webapp.services.exceptions import DomainError, NotFound, ValidationFailed
+from webapp.services.exceptions import DomainError, NotFound, PermissionDenied, ValidationFailed
 from webapp.settings import Settings
 
 TOPIC_MIN, TOPIC_MAX = 3, 120
@@ -150,9 +150,7 @@ def request_job(
 def request_course_draft(actor: User, *, topic: str, level: str,
                          settings: Settings) -> tuple[GenerationJob, bool]:
     """Ask for an AI draft of a new course on ``topic`` (one active draft per topic)."""
-    if actor.role not in ("editor", "admin"):
-        from webapp.services.exceptions import PermissionDenied
-
+    if not actor.is_editor:
         raise PermissionDenied("Only editors can draft courses.")
     topic = check_topic(topic)
     if level not in LEVELS:

@@ -29,6 +29,13 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.services.audit import record_audit
+from webapp.services.completion import (
+    CourseProgress,
+    course_progress,
+    get_enrollment,
+    maybe_issue_certificate,
+)
+from webapp.services.completion import course_progress_map as course_progress_map
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 NOTE_MAX = 20_000
@@ -37,14 +44,6 @@ DASHBOARD_BOOKMARKS = 5
 
 
 # --- enrollment -------------------------------------------------------------
-
-
-def get_enrollment(user: User | None, course_id: int) -> Enrollment | None:
-    if user is None or not user.is_authenticated:
-        return None
-    return db.session.scalar(
-        select(Enrollment).where(Enrollment.user_id == user.id, Enrollment.course_id == course_id)
-    )
 
 
 def enroll(user: User, course: Course) -> Enrollment:
@@ -85,45 +84,6 @@ def require_enrollment(user: User, course_id: int) -> Enrollment:
 
 
 # --- progress counts ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CourseProgress:
-    done: int
-    total: int
-
-    @property
-    def percent(self) -> int:
-        if not self.total:
-            return 0
-        return min(100, (100 * self.done) // self.total)
-
-    @property
-    def complete(self) -> bool:
-        return self.total > 0 and self.done >= self.total
-
-
-def course_progress_map(user: User, course_ids: Sequence[int]) -> dict[int, CourseProgress]:
-    """Progress for many courses in two queries."""
-    if not course_ids or not user.is_authenticated:
-        return {}
-    totals = dict(db.session.execute(
-        select(Lesson.course_id, func.count(Section.id))
-        .join(Section, Section.lesson_id == Lesson.id)
-        .where(Lesson.course_id.in_(course_ids))
-        .group_by(Lesson.course_id)
-    ).all())
-    done = dict(db.session.execute(
-        select(SectionProgress.course_id, func.count(SectionProgress.id))
-        .where(SectionProgress.user_id == user.id, SectionProgress.course_id.in_(course_ids),
-               SectionProgress.status == "completed")
-        .group_by(SectionProgress.course_id)
-    ).all())
-    return {cid: CourseProgress(done.get(cid, 0), totals.get(cid, 0)) for cid in course_ids}
-
-
-def course_progress(user: User, course_id: int) -> CourseProgress:
-    return course_progress_map(user, [course_id])[course_id]
 
 
 def completed_section_ids(user: User, lesson_ids: Sequence[int]) -> set[int]:
@@ -248,8 +208,6 @@ def complete_section(user: User, section_id: int) -> SectionState:
     if remaining == 0 and row.status != "completed":
         row.status, row.completed_at = "completed", now
     db.session.flush()
-
-    from webapp.services.quizzes import maybe_issue_certificate
 
     course_now = course_progress(user, lesson.course_id)
     # Only the click that completes the course can earn the certificate.

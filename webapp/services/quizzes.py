@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from webapp.content.questions import QuestionSpec as QuestionSpec
+from webapp.content.questions import question_problems
 from webapp.extensions import db
 from webapp.models import (
     Answer,
@@ -25,6 +26,9 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.services.audit import record_audit
+from webapp.services.completion import certificate_for as certificate_for
+from webapp.services.completion import get_enrollment, maybe_issue_certificate
+from webapp.services.completion import passed_quiz_ids as passed_quiz_ids
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 TEXT_ANSWER_MAX = 200
@@ -118,20 +122,10 @@ def quiz_record(user: User, quiz: Quiz) -> QuizRecord:
     )
 
 
-def passed_quiz_ids(user: User, course_id: int) -> set[int]:
-    return set(db.session.scalars(
-        select(Attempt.quiz_id).join(Quiz, Quiz.id == Attempt.quiz_id)
-        .where(Attempt.user_id == user.id, Quiz.course_id == course_id,
-               Attempt.passed.is_(True))
-    ))
-
-
 # --- attempts ----------------------------------------------------------------------------
 
 
 def _require_enrollment(user: User, course_id: int | None) -> None:
-    from webapp.services.progress import get_enrollment
-
     if course_id is None or get_enrollment(user, course_id) is None:
         raise PermissionDenied("Enroll in this course to take its quizzes.")
 
@@ -329,52 +323,6 @@ def get_attempt_result(user: User, attempt_id: int) -> tuple[Attempt, Quiz, dict
 # --- certificates ---------------------------------------------------------------------------
 
 
-def course_is_complete(user: User, course_id: int) -> bool:
-    from webapp.services.progress import course_progress
-
-    progress = course_progress(user, course_id)
-    if not progress.complete:
-        return False
-    # A quiz nobody can pass yet (no questions, while an editor writes it) does not
-    # hold back certificates.
-    quiz_ids = set(db.session.scalars(
-        select(Quiz.id).where(Quiz.course_id == course_id,
-                              Quiz.id.in_(select(Question.quiz_id)))
-    ))
-    return quiz_ids <= passed_quiz_ids(user, course_id)
-
-
-def certificate_for(user: User, course_id: int) -> Certificate | None:
-    """The learner's certificate for a course, if it was issued."""
-    return db.session.scalar(
-        select(Certificate).where(Certificate.user_id == user.id,
-                                  Certificate.course_id == course_id)
-    )
-
-
-def maybe_issue_certificate(user: User, course_id: int) -> Certificate | None:
-    """Issue the certificate when every section is done and every quiz passed (once)."""
-    if certificate_for(user, course_id) is not None or not course_is_complete(user, course_id):
-        return None
-    course = db.session.get(Course, course_id)
-    certificate = Certificate(
-        user_id=user.id, course_id=course_id, code=secrets.token_urlsafe(16),
-        learner_name=user.display_name, course_title=course.title if course else "",
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(certificate)
-    except IntegrityError:
-        return None  # issued by a concurrent request
-    from webapp.services.progress import get_enrollment
-
-    enrollment = get_enrollment(user, course_id)
-    if enrollment is not None and enrollment.completed_at is None:
-        enrollment.completed_at = certificate.issued_at
-    record_audit(user, "certificate.issue", "course", course_id)
-    return certificate
-
-
 def get_certificate_by_code(code: str) -> Certificate:
     if not code or len(code) > 32:
         raise NotFound("No certificate has this code.")
@@ -387,50 +335,19 @@ def get_certificate_by_code(code: str) -> Certificate:
 # --- writing quizzes (demo loader, factories, later the quiz editor) ----------------------
 
 
-@dataclass(frozen=True)
-class QuestionSpec:
-    """A question as plain data. ``choices`` are (text, is_correct) pairs; for
-    ordering questions, list them in the correct order (is_correct is ignored)."""
-
-    kind: str
-    prompt: str
-    explanation: str = ""
-    points: int = 1
-    choices: Sequence[tuple[str, bool]] = ()
-    accepted: Sequence[str] = ()
-    numeric_answer: Decimal | None = None
-    tolerance: Decimal = Decimal(0)
-
-
 def validate_question(spec: QuestionSpec) -> None:
-    """Raise ValidationFailed when a question could never be answered correctly."""
-    from webapp.models.quizzes import QUESTION_KINDS
+    """Raise ValidationFailed when a question could never be answered correctly.
 
-    if spec.kind not in QUESTION_KINDS:
-        raise ValidationFailed(f"Question kind must be one of {', '.join(QUESTION_KINDS)}.")
-    if not spec.prompt.strip():
-        raise ValidationFailed("Every question needs a prompt.")
-    correct = sum(1 for _text, ok in spec.choices if ok)
-    if spec.kind in ("single", "true_false") and (len(spec.choices) < 2 or correct != 1):
-        raise ValidationFailed(
-            f"“{spec.prompt[:40]}”: a single-choice question needs at least two choices "
-            "and exactly one correct choice."
-        )
-    if spec.kind == "true_false" and len(spec.choices) != 2:
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: a true/false question has two choices.")
-    if spec.kind == "multiple" and (len(spec.choices) < 2 or correct < 1):
-        raise ValidationFailed(
-            f"“{spec.prompt[:40]}”: a multiple-choice question needs at least two choices "
-            "and at least one correct choice."
-        )
-    if spec.kind == "ordering" and len(spec.choices) < 2:
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: an ordering question needs two items.")
-    if spec.kind == "short_text" and not [a for a in spec.accepted if a.strip()]:
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: list at least one accepted answer.")
-    if spec.kind == "numeric" and (spec.numeric_answer is None or spec.tolerance < 0):
-        raise ValidationFailed(f"“{spec.prompt[:40]}”: give the answer and a tolerance ≥ 0.")
-    if spec.points < 1:
-        raise ValidationFailed("Points must be at least 1.")
+    The message names the question by its prompt when the problem is its answer.
+    """
+    problems = question_problems(spec)
+    if not problems:
+        return
+    first = problems[0]
+    if first.field in ("kind", "prompt", "points"):
+        raise ValidationFailed(first.message)
+    raise ValidationFailed(f"“{spec.prompt[:40]}”: {first.message[:1].lower()}"
+                           f"{first.message[1:]}")
 
 
 def create_quiz(
