@@ -277,7 +277,7 @@ def test_a_quiz_with_two_right_answers_to_a_single_question_is_retried(server, s
         "quiz", {"topic": "t", "course_title": "c", "lesson_titles": "- a"}, QUIZ_SCHEMA)
 
     assert completion.data == QUIZ
-    assert "exactly one correct choice, it has 2" in (
+    assert "exactly one correct choice. This one has 2 choice(s), 2 marked correct." in (
         server.requests[1].json()["messages"][3]["content"])
 
 
@@ -557,11 +557,17 @@ def test_quiz_answer_rules_beyond_the_schema():
                           question("multiple", True, True, False)]}
     assert quiz_answer_errors(good) == []
     bad = {"questions": [question("single", False, False), question("true_false", True),
-                         question("multiple", False, False), "not a question"]}
+                         question("multiple", False, False)]}
+    # The same rules and words as the quiz editor's (webapp.content.questions).
     assert quiz_answer_errors(bad) == [
-        "$.questions[0]: a single question needs exactly one correct choice, it has 0",
-        "$.questions[1]: a true_false question has exactly two choices, True and False",
-        "$.questions[2]: a multiple question needs at least one correct choice",
+        "$.questions[0]: A single-choice question needs at least two choices and exactly one"
+        " correct choice. This one has 2 choice(s), 0 marked correct.",
+        "$.questions[1]: A single-choice question needs at least two choices and exactly one"
+        " correct choice. This one has 1 choice(s), 1 marked correct.",
+        "$.questions[1]: A true/false question has two choices. This one has 1 choice(s),"
+        " 1 marked correct.",
+        "$.questions[2]: A multiple-choice question needs at least two choices and at least"
+        " one correct choice. This one has 2 choice(s), 0 marked correct.",
     ]
 
 

@@ -332,7 +332,7 @@ def get_certificate_by_code(code: str) -> Certificate:
     return certificate
 
 
-# --- writing quizzes (demo loader, factories, later the quiz editor) ----------------------
+# --- writing quizzes (demo loader, packages, AI drafts, factories) ---------------------
 
 
 def validate_question(spec: QuestionSpec) -> None:

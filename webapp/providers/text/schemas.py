@@ -5,7 +5,8 @@ Answers are JSON objects checked against a small JSON-schema subset
 ``required``, ``properties``, ``items``, ``minItems``, ``maxItems``,
 ``minLength``, ``maxLength``, ``enum``. Other properties are allowed and kept.
 Quiz answers are also checked for what a schema cannot say (a single-choice or
-true/false question has exactly one correct choice), so an unusable quiz is
+true/false question has exactly one correct choice; the rules of
+``webapp.content.questions``, shared with the quiz editor), so an unusable quiz is
 retried like malformed JSON.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from webapp.content.questions import QuestionSpec, question_problems
 
 LEVELS = ("beginner", "intermediate", "advanced")
 QUIZ_KINDS = ("single", "multiple", "true_false")
@@ -134,25 +137,21 @@ def schema_errors(value: Any, schema: Mapping[str, Any], path: str = "$") -> lis
 
 
 def quiz_answer_errors(data: Any) -> list[str]:
-    """Questions that could never be answered correctly (the rules of
-    ``webapp.services.quizzes.validate_question`` for single, multiple, true/false)."""
+    """Questions that could never be answered correctly, by the one set of question
+    rules (``webapp.content.questions``) that the editor and importers apply too.
+
+    Runs after the schema check, so every question is an object with a known kind, a
+    prompt and a list of choices. Each line names the question and, for a model to
+    correct itself, how many of its choices were marked correct.
+    """
     errors: list[str] = []
-    questions = data.get("questions") if isinstance(data, dict) else None
-    for index, question in enumerate(questions if isinstance(questions, list) else []):
-        if not isinstance(question, dict) or not isinstance(question.get("choices"), list):
-            continue
-        kind, choices = question.get("kind"), question["choices"]
-        correct = sum(1 for choice in choices
-                      if isinstance(choice, dict) and choice.get("correct") is True)
-        where = f"$.questions[{index}]"
-        if kind in ("single", "true_false") and correct != 1:
-            errors.append(f"{where}: a {kind} question needs exactly one correct choice, "
-                          f"it has {correct}")
-        if kind == "true_false" and len(choices) != 2:
-            errors.append(f"{where}: a true_false question has exactly two choices, "
-                          "True and False")
-        if kind == "multiple" and correct < 1:
-            errors.append(f"{where}: a multiple question needs at least one correct choice")
+    for index, question in enumerate(data.get("questions", [])):
+        choices = [(choice["text"], choice["correct"]) for choice in question["choices"]]
+        spec = QuestionSpec(question["kind"], question["prompt"], choices=choices)
+        correct = sum(1 for _text, ok in choices if ok)
+        errors.extend(f"$.questions[{index}]: {problem.message} This one has {len(choices)} "
+                      f"choice(s), {correct} marked correct."
+                      for problem in question_problems(spec))
     return errors
 
 
