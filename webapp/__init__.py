@@ -214,6 +214,8 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 def _register_blueprints(app: Flask) -> None:
     """Every area is a package ``webapp.web.<area>`` whose ``__init__`` defines ``bp``."""
     from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
+    from webapp.web.edge import install_edge_checks
 
+    install_edge_checks(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):
         app.register_blueprint(area.bp)

@@ -118,6 +118,33 @@ def _seconds_until_reset() -> int:
     return max(1, min(window, math.ceil(current.reset_at - time.time())))
 
 
+# A refused body up to this size is read and discarded before the 413 is sent: a client
+# that sends its whole body before reading (many do) would otherwise see the connection
+# reset instead of the page. Larger bodies are cut off with "Connection: close".
+DRAIN_LIMIT = 16 * 1024 * 1024
+DRAIN_CHUNK = 64 * 1024
+
+
+def _drain_body() -> bool:
+    """Read and drop the rest of a refused request body; False when it was too large."""
+    length = request.content_length
+    if length is None:
+        return False
+    if length > DRAIN_LIMIT:
+        return False
+    stream = request.environ.get("wsgi.input")
+    remaining = length
+    try:
+        while remaining > 0 and stream is not None:
+            chunk = stream.read(min(DRAIN_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except OSError:
+        return False
+    return True
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -127,7 +154,10 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         if status == 429:
             headers["Retry-After"] = str(_seconds_until_reset())
-        message = None
+        if status == 413 and not _drain_body():
+            headers["Connection"] = "close"
+        # abort(400, "why") says why; werkzeug's generic descriptions are replaced by ours.
+        message = exc.description if exc.description != type(exc).description else None
         if isinstance(exc, CSRFError):
             message = (
                 "Your form expired or was not sent from this site. Reload the page and try again."

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from webapp.models.courses import LEVELS
+from webapp.web.edge import MAX_ID
 
 LEVEL_CHOICES = [SelectChoice(level, level.capitalize()) for level in LEVELS]
 FORM_EXPIRED = "The form expired; reload the page and try again."
@@ -19,9 +20,21 @@ class ActionForm(FlaskForm):
     """A button that posts nothing but the CSRF token (enroll, publish, delete, restore …)."""
 
 
-def version_field(*, minimum: int = 1, required: bool = True) -> IntegerField:
+class IdField(IntegerField):
+    """A row id or version: a number the id columns can hold (see ``webapp.web.edge``)."""
+
+    def process_formdata(self, valuelist) -> None:
+        super().process_formdata(valuelist)
+        # Out of range, the number never becomes the field's data, so it cannot reach a
+        # query even where a view reads the field without validating the form.
+        if self.data is not None and not 0 <= self.data <= MAX_ID:
+            self.data = None
+            raise ValueError("No such item.")
+
+
+def version_field(*, minimum: int = 1, required: bool = True) -> IdField:
     """The hidden version a page was loaded at: a stale one is a conflict, not a lost update."""
-    return IntegerField(widget=HiddenInput(), validators=[
+    return IdField(widget=HiddenInput(), validators=[
         DataRequired() if required else Optional(), NumberRange(min=minimum)])
 
 

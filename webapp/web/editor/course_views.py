@@ -14,6 +14,7 @@ from webapp.models import Course
 from webapp.services import authoring
 from webapp.services.costs import course_costs
 from webapp.services.exceptions import Conflict, ValidationFailed
+from webapp.web.edge import id_arg
 from webapp.web.editor import bp
 from webapp.web.editor.common import check_action, form_error, user
 from webapp.web.editor.forms import CourseForm, InviteForm, TitleForm
@@ -24,7 +25,7 @@ from webapp.web.forms import ActionForm, submitted
 
 @bp.get("/")
 def index():
-    after = request.args.get("after", type=int)
+    after = request.args.get("after", type=id_arg)
     page = authoring.editable_courses(user(), after=after)
     return render_template("editor/index.html", page=page, course=None, after=after)
 

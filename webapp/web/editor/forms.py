@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
-    IntegerField,
     SelectField,
     StringField,
     SubmitField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from webapp.services.authoring import MAX_SUMMARY, MAX_TITLE
-from webapp.web.forms import LEVEL_CHOICES, version_field
+from webapp.web.forms import LEVEL_CHOICES, IdField, version_field
 
 
 class VersionedActionForm(FlaskForm):
@@ -42,7 +41,7 @@ class TitleForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     direction = StringField(validators=[Optional(), AnyOf(["up", "down"])])
-    module_id = IntegerField(validators=[Optional()])
+    module_id = IdField(validators=[Optional()])
 
 
 class LessonForm(FlaskForm):

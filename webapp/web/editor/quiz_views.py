@@ -20,6 +20,7 @@ from webapp.models import Course, Module, Question, Quiz
 from webapp.services import authoring
 from webapp.services import quiz_authoring as qa
 from webapp.services.exceptions import Conflict, ValidationFailed
+from webapp.web.edge import id_arg
 from webapp.web.editor import bp
 from webapp.web.editor.common import form_error, user
 from webapp.web.editor.forms import MoveForm
@@ -96,7 +97,7 @@ def new_quiz(course_id: int):
     form.module_id.choices = [SelectChoice(m.id, m.title) for m in course.modules]
     status = 200
     if request.method == "GET":
-        wanted = request.args.get("module_id", type=int)
+        wanted = request.args.get("module_id", type=id_arg)
         if any(m.id == wanted for m in course.modules):
             form.module_id.data = wanted
     elif course.modules and submitted(form):

@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.models import Lesson
 from webapp.services import authoring
 from webapp.services.exceptions import NotFound, ValidationFailed
+from webapp.web.edge import id_arg
 from webapp.web.editor import bp
 from webapp.web.editor.common import check_action, form_error, user
 from webapp.web.editor.forms import LessonForm, VersionedActionForm
@@ -176,7 +177,7 @@ def preview_lesson(lesson_id: int):
 @bp.get("/lessons/<int:lesson_id>/history")
 def lesson_history(lesson_id: int):
     lesson = authoring.get_lesson_for_edit(user(), lesson_id)
-    page = authoring.lesson_revisions(lesson, before=request.args.get("before", type=int))
+    page = authoring.lesson_revisions(lesson, before=request.args.get("before", type=id_arg))
     counts = {
         revision.version: (sum(len(h[3]) for h in revision.delta.get("source", [])),
                            sum(len(h[2]) for h in revision.delta.get("source", [])))
@@ -233,7 +234,7 @@ def restore_lesson(lesson_id: int, version: int):
 @bp.get("/courses/<int:course_id>/history")
 def course_history(course_id: int):
     course = authoring.get_course_for_edit(user(), course_id)
-    page = authoring.course_revisions(course, before=request.args.get("before", type=int))
+    page = authoring.course_revisions(course, before=request.args.get("before", type=id_arg))
     return render_template("editor/course_history.html", course=course, page=page,
                            tab="history",
                            restore_form=VersionedActionForm(formdata=None,

@@ -34,6 +34,7 @@ from webapp.security import role_required
 from webapp.services import costs, jobs
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
+from webapp.web.edge import id_arg
 from webapp.web.jobs import bp
 from webapp.web.jobs.forms import DraftForm
 from webapp.web.polling import add_card_views, poll_seconds
@@ -188,7 +189,7 @@ def drafts():
     """The signed-in editor's jobs (an admin's list has everyone's), active ones first."""
     user = _user()
     requester = None if user.is_admin else user
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=id_arg)
     active: list[GenerationJob] = []
     more_active = False
     if before is None:
@@ -216,7 +217,7 @@ def admin_jobs():
     status = request.args.get("status", "").strip() or None
     if status is not None and status not in JOB_STATUSES:
         raise ValidationFailed(f"Status must be one of {', '.join(JOB_STATUSES)}.")
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=id_arg)
     rows, next_before = jobs.list_jobs(status=status, before=before, page_size=PAGE_SIZE)
     return render_template(
         "jobs/admin_jobs.html", jobs=rows, status=status, statuses=JOB_STATUSES,

@@ -22,6 +22,7 @@ from webapp.models import Answer, Attempt, Course, Question, Quiz
 from webapp.services import quizzes
 from webapp.services.exceptions import Conflict, PermissionDenied, ValidationFailed
 from webapp.services.progress import get_enrollment
+from webapp.web.edge import id_arg
 from webapp.web.quiz import bp
 from webapp.web.quiz.forms import answer_for, answers_from_form, display_order
 
@@ -95,7 +96,7 @@ def attempt(attempt_id: int):
 @login_required
 def check(question_id: int):
     """Immediate feedback for one question: a partial for htmx, else the whole attempt page."""
-    attempt_id = request.form.get("attempt_id", type=int)
+    attempt_id = request.form.get("attempt_id", type=id_arg)
     if attempt_id is None:
         raise ValidationFailed("This answer is not part of an attempt.")
     try:
@@ -164,7 +165,7 @@ def _render_attempt(
     quiz = quizzes.get_quiz(attempt.quiz_id)
     questions = list(quiz.questions)
     one = request.args.get("one") == "1"
-    step = request.form.get("goto", type=int) or request.form.get("n", type=int) or 1
+    step = request.form.get("goto", type=id_arg) or request.form.get("n", type=id_arg) or 1
     if focus_question is not None:
         step = next((i for i, q in enumerate(questions, 1) if q.id == focus_question), step)
     step = min(max(step, 1), len(questions))

@@ -1,0 +1,252 @@
+"""Bad input at the edge never gets a 500: ids beyond any column's range, NUL bytes,
+in every route of the URL map, every query parameter the pages read and every field
+of every form the pages show.
+
+The fuzzer signs in as an admin (who can reach every page), builds a world with one
+of everything, and then:
+
+- substitutes 2^31, 2^63, 10^30 and negative numbers for each ``<int:…>`` path
+  argument of every rule, for every method the rule takes;
+- sends those numbers and NUL bytes as each query parameter that views read;
+- crawls the pages of the world, collects every POST form, and submits it once per
+  field with that field replaced by each bad value.
+
+It runs on SQLite and, in CI, on PostgreSQL, where ``integer`` columns end at 2^31.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.routing import IntegerConverter
+
+from tests.conftest import csrf_token, login
+from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from webapp.extensions import db
+from webapp.models import Course, Lesson, Question, Quiz, Section
+from webapp.services import quizzes
+
+BAD_NUMBERS = ["2147483648", "9223372036854775808", "1" + "0" * 30, "-9223372036854775809"]
+NUL_TEXT = "a\x00b"
+BAD_VALUES = [*BAD_NUMBERS, NUL_TEXT]
+QUERY_PARAMETERS = ["q", "tag", "level", "after", "before", "status", "kind", "wait",
+                    "focus", "next", "month", "course", "page", "cursor", "since"]
+AI_QUOTA_PATHS = ("/branches", "/edit/drafts/new", "/narrate", "/regenerate")
+# Forms whose success would end the fuzzing session or the world it works on.
+SKIP_ACTIONS = ("/logout",)
+
+
+class _Forms(HTMLParser):
+    """Every ``<form method=post>`` of a page: its action and (name, value) fields."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[tuple[str, list[tuple[str, str]]]] = []
+        self._current: list[tuple[str, str]] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form" and (attributes.get("method") or "").lower() == "post":
+            self._current = []
+            self.forms.append((attributes.get("action") or "", self._current))
+        elif self._current is not None and tag in ("input", "textarea", "select", "button"):
+            name = attributes.get("name")
+            if name and name != "csrf_token":
+                self._current.append((name, attributes.get("value") or "1"))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._current = None
+
+
+def _ids(app) -> dict[str, str]:
+    """Real values for every path argument, so each bad value is tried in context."""
+    with app.app_context():
+        editor = make_user(role="editor")
+        course = make_course(owner=editor, quiz=True)
+        draft = make_course(owner=editor, publish=False)
+        enroll(make_user(), course)
+        lesson = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)).first()
+        section = db.session.scalars(select(Section).where(Section.lesson_id == lesson.id)).first()
+        quiz = db.session.scalars(select(Quiz).where(Quiz.module_id == lesson.module_id)).first()
+        question = db.session.scalars(select(Question).where(Question.quiz_id == quiz.id)).first()
+        return {
+            "course_id": str(draft.id), "module_id": str(lesson.module_id),
+            "lesson_id": str(lesson.id), "section_id": str(section.id), "quiz_id": str(quiz.id),
+            "question_id": str(question.id), "attempt_id": "1", "job_id": "1",
+            "branch_id": "1", "asset_id": "1", "user_id": str(editor.id), "version": "1",
+            "slug": course.slug, "course_slug": course.slug, "lesson_slug": lesson.slug,
+            "key": quiz.key, "code": "nosuchcode", "_published_course_id": str(course.id),
+        }
+
+
+@pytest.fixture
+def fuzz(app, client):
+    """An admin's client and the ids of a world with one of everything.
+
+    The site-wide rate limit is off meanwhile: a fuzzer that only sees 429s finds nothing.
+    """
+    ids = _ids(app)
+    with app.app_context():
+        admin = make_user("fuzz-admin@example.org", role="admin")
+        # An attempt in progress, so the crawl finds the quiz form with its answer fields.
+        quiz = db.session.get(Quiz, int(ids["quiz_id"]))
+        enroll(admin, db.session.get(Course, int(ids["_published_course_id"])))
+        ids["attempt_id"] = str(quizzes.start_attempt(admin, quiz).id)
+        db.session.commit()
+    response = login(client, "fuzz-admin@example.org", DEFAULT_PASSWORD)
+    assert response.status_code in (302, 303)
+    site_limiter = app.extensions["tangent.limiter"]
+    site_limiter.enabled = False
+    yield client, ids
+    site_limiter.enabled = True
+
+
+def _request(client, method: str, url: str, data=None):
+    if method == "GET":
+        return client.get(url)
+    form = MultiDict(data or [])
+    form["csrf_token"] = csrf_token(client, "/account/")
+    return client.open(url, method=method, data=form)
+
+
+def _check(failures: list[str], client, method: str, url: str, data=None) -> None:
+    try:
+        status = _request(client, method, url, data).status_code
+        if status == 429:
+            # An endpoint's own budget (polling cards, password checks) ran out: start
+            # it afresh so this request reaches the view after all.
+            client.application.extensions["tangent.limiter"].reset()
+            status = _request(client, method, url, data).status_code
+    except Exception as exc:  # noqa: BLE001 - a propagated exception is the 500 we look for
+        failures.append(f"{method} {url!r} {data!r}: {exc.__class__.__name__}: {exc}")
+        return
+    if status >= 500:
+        failures.append(f"{method} {url!r} {data!r}: {status}")
+    # Requests that never reached a view would make a silent pass. Only the AI
+    # generation quotas (per user, kept in the database) may still say 429 here.
+    if (status == 429 and not url.endswith(AI_QUOTA_PATHS)) or not _signed_in(client):
+        failures.append(f"{method} {url!r} {data!r}: {status}, and the fuzzer is locked out")
+
+
+def _signed_in(client) -> bool:
+    with client.session_transaction() as session:
+        return "_user_id" in session
+
+
+def _rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        yield rule, sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def _build(rule, values: dict[str, str]) -> str:
+    path = rule.rule
+    for name in rule.arguments:
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", values[name], path)
+    return path
+
+
+def test_ids_beyond_the_column_range_are_not_found_never_a_500(app, fuzz):
+    client, ids = fuzz
+    failures: list[str] = []
+    for rule, methods in _rules(app):
+        int_args = [name for name, converter in rule._converters.items()
+                    if isinstance(converter, IntegerConverter)]
+        for name in int_args:
+            for bad in BAD_NUMBERS:
+                url = _build(rule, {**ids, name: bad})
+                for method in methods:
+                    _check(failures, client, method, url)
+    assert failures == [], "\n".join(failures)
+
+
+def test_bad_numbers_and_nul_bytes_in_query_parameters_are_never_a_500(app, fuzz):
+    client, ids = fuzz
+    failures: list[str] = []
+    for rule, methods in _rules(app):
+        if "GET" not in methods or rule.endpoint == "auth.logout":
+            continue
+        base = _build(rule, ids)
+        for parameter in QUERY_PARAMETERS:
+            for bad in BAD_VALUES:
+                _check(failures, client, "GET", f"{base}?{urlencode({parameter: bad})}")
+    for rule, _methods in _rules(app):
+        text_args = [name for name in rule.arguments
+                     if name in ("slug", "course_slug", "lesson_slug", "key", "code")]
+        for name in text_args:
+            _check(failures, client, "GET", _build(rule, {**ids, name: "a%00b"}))
+    assert failures == [], "\n".join(failures)
+
+
+def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz):
+    client, ids = fuzz
+    pages = set()
+    for rule, methods in _rules(app):
+        if "GET" in methods and rule.endpoint not in ("main.healthz", "jobs.admin_costs_csv",
+                                                      "editor.export_course", "audio.asset"):
+            pages.add(_build(rule, ids))
+    pages.add(_build(app.url_map._rules_by_endpoint["editor.course"][0],
+                     {**ids, "course_id": ids["_published_course_id"]}))
+    forms: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
+    for page in sorted(pages):
+        response = client.get(page)
+        if response.status_code != 200 or "html" not in (response.content_type or ""):
+            continue
+        parser = _Forms()
+        parser.feed(response.get_data(as_text=True))
+        for action, fields in parser.forms:
+            action = urlsplit(action).path or page
+            if action.startswith(SKIP_ACTIONS) or not fields:
+                continue
+            forms.setdefault((action, tuple(name for name, _ in fields)), fields)
+    assert len(forms) >= 20, f"the crawl found only {len(forms)} forms: {sorted(forms)}"
+    failures: list[str] = []
+    for (action, _names), fields in sorted(forms.items()):
+        for index, (name, _value) in enumerate(fields):
+            for bad in BAD_VALUES:
+                data = list(fields)
+                data[index] = (name, bad)
+                _check(failures, client, "POST", action, data)
+    assert failures == [], "\n".join(failures)
+
+
+def test_signed_out_forms_survive_bad_numbers_and_nul_bytes(app):
+    failures: list[str] = []
+    forms = {"/login": ["email", "password", "next"],
+             "/register": ["email", "password", "display_name"]}
+    for action, names in forms.items():
+        for name in names:
+            for bad in BAD_VALUES:
+                client = app.test_client()  # a registration signs its client in
+                data = {other: "learner@example.org" if other == "email" else "long enough pw 1"
+                        for other in names}
+                data[name] = bad
+                data["csrf_token"] = csrf_token(client, action)
+                try:
+                    status = client.post(action, data=data).status_code
+                except Exception as exc:  # noqa: BLE001 - the 500 we look for
+                    failures.append(f"{action} {name}={bad!r}: {exc!r}")
+                    continue
+                if status >= 500:
+                    failures.append(f"{action} {name}={bad!r}: {status}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_out_of_range_ids_are_404_and_nul_bytes_are_400_with_a_reason(app, client):
+    assert client.get("/quizzes/2147483648").status_code == 404
+    assert client.get("/quizzes/2147483647").status_code == 404
+    assert client.get("/jobs/99999999999999999999999/card").status_code == 404
+    response = client.get("/courses/?q=a%00b")
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"email": "a\x00@example.org", "password": "x",
+                                           "csrf_token": token})
+    assert response.status_code == 400
