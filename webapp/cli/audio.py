@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from webapp.cli.common import course_by_slug, fail_on_domain_error, plural
+from webapp.cli.common import course_by_slug, fail_on_domain_error, needs_schema, plural
 from webapp.settings import ConfigError
 
 NO_SPEECH_PROVIDER = (
@@ -32,6 +32,7 @@ def _minutes(ms: int) -> str:
 @click.argument("course_slug")
 @click.option("--lesson", "lesson_slug", metavar="SLUG", help="Only the lesson with this slug.")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
     """Narrate the lessons of COURSE_SLUG that have no narration of their current text."""
@@ -81,6 +82,7 @@ def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Only report what would change.")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def audio_import_public(directory: Path, dry_run: bool) -> None:
     """Move audio files that lessons link as /audio/NAME from DIRECTORY into the private

@@ -49,6 +49,38 @@ def plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
+def needs_schema(func):
+    """Commands that read or write the database run on a current schema.
+
+    A database that was never migrated (a new instance: the README's first command
+    is ``tangent users create``) is migrated first, saying so. One whose schema is
+    older than this code stops with the one command that fixes it; a schema change
+    on a live site is something to do on purpose.
+    """
+
+    @wraps(func)
+    def wrapped(*args, **kwargs):
+        from webapp.database import current_revisions, head_revisions
+        from webapp.extensions import db
+
+        # In the command's own session (a second connection would wait on SQLite's
+        # write lock), ended before the command starts its work.
+        try:
+            current = current_revisions(db.session.connection())
+        finally:
+            db.session.rollback()
+        if not current:
+            upgrade_database()
+            click.echo("Created the database schema (a new instance).", err=True)
+        elif current != set(head_revisions()):
+            raise click.ClickException(
+                "the database schema is older than this version of Tangent: "
+                "run `tangent db upgrade` first")
+        return func(*args, **kwargs)
+
+    return wrapped
+
+
 def upgrade_database() -> None:
     """Apply pending migrations (the only way the schema changes)."""
     from flask_migrate import upgrade

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from webapp.cli.common import course_by_slug, fail_on_domain_error, plural, user_by_email
+from webapp.cli.common import (
+    course_by_slug,
+    fail_on_domain_error,
+    needs_schema,
+    plural,
+    user_by_email,
+)
 
 
 @click.group()
@@ -21,6 +27,7 @@ def content() -> None:
               help="Where to write the zip (default: COURSE_SLUG.zip here).")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def content_export(course_slug: str, output: Path | None, force: bool) -> None:
     """Write the course COURSE_SLUG (any status) as a course package."""
@@ -46,6 +53,7 @@ def content_export(course_slug: str, output: Path | None, force: bool) -> None:
 @click.option("--replace", "replace_slug", metavar="COURSE_SLUG",
               help="Replace this draft course instead of creating a new one.")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def content_import(file: Path, email: str, replace_slug: str | None) -> None:
     """Import the course package FILE as a new draft (or into a draft with --replace)."""
@@ -84,6 +92,7 @@ def content_import(file: Path, email: str, replace_slug: str | None) -> None:
 @click.option("--all", "everything", is_flag=True,
               help="Re-render every lesson, not only those made by an older renderer.")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def content_rerender(everything: bool) -> None:
     """Rebuild stored lesson HTML after a renderer or sanitizer change, in batches."""

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from webapp.cli.common import fail_on_domain_error
+from webapp.cli.common import fail_on_domain_error, needs_schema
 
 
 def load_demo(instance_path: Path) -> None:
@@ -29,6 +29,7 @@ def load_demo(instance_path: Path) -> None:
 
 @click.command("demo")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def demo() -> None:
     """Load demo users and courses; safe to run again."""

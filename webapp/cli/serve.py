@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from webapp.cli.common import fail_on_domain_error, upgrade_database
+from webapp.cli.common import fail_on_domain_error, needs_schema, upgrade_database
 from webapp.cli.demo import load_demo
 
 
@@ -51,6 +51,7 @@ def serve(host: str, port: int, with_demo: bool, workers: int, threads: int,
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Job threads (default: TANGENT_JOB_WORKERS, 2).")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def worker(workers: int | None) -> None:
     """Run background jobs (AI drafts, narration) until stopped; resumes interrupted jobs."""

@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from webapp.cli.common import fail_on_domain_error, user_by_email
+from webapp.cli.common import fail_on_domain_error, needs_schema, user_by_email
 from webapp.models.users import ROLES
 
 
@@ -23,6 +23,7 @@ def users() -> None:
 @click.option("--name", "display_name", help="Display name (default: the part before the @).")
 @click.option("--password", help="Password; prompted for (hidden) when not given.")
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def users_create(email: str, role: str, display_name: str | None, password: str | None) -> None:
     """Create a user with EMAIL."""
@@ -42,6 +43,7 @@ def users_create(email: str, role: str, display_name: str | None, password: str 
 @click.argument("email")
 @click.argument("role", type=click.Choice(ROLES))
 @with_appcontext
+@needs_schema
 @fail_on_domain_error
 def users_set_role(email: str, role: str) -> None:
     """Give the user with EMAIL a new ROLE."""
@@ -67,7 +69,7 @@ def _status_command(name: str, status: str, summary: str, *, with_reason: bool) 
         click.echo(f"{user.email} is now {user.status}.")
 
     set_status.__doc__ = summary
-    callback = with_appcontext(fail_on_domain_error(set_status))
+    callback = with_appcontext(needs_schema(fail_on_domain_error(set_status)))
     if with_reason:
         callback = click.option("--reason", default="",
                                 help="Recorded in the security log.")(callback)
@@ -84,6 +86,7 @@ _status_command("activate", "active", "Lift a suspension or ban.", with_reason=F
 @users.command("list")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @with_appcontext
+@needs_schema
 def users_list(limit: int) -> None:
     """List users, newest first."""
     from webapp.extensions import db
