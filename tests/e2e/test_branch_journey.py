@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
+from tests.e2e.browser import Account, BrowserLog
 from tests.factories import enroll, make_course
 from webapp.extensions import db
 from webapp.models import User
@@ -64,7 +64,7 @@ def wait_for(page: Page, condition: Callable[[], bool], what: str, seconds: floa
 
 def test_the_branch_card_polls_and_becomes_the_branch(
     page: Page, app: Flask, account: Account, lesson_for, held, monkeypatch,
-    browser_log: BrowserLog,
+    browser_log: BrowserLog, sign_in,
 ):
     # The job stops before its second step until the test has seen it there.
     gate = threading.Event()
@@ -110,7 +110,7 @@ def test_the_branch_card_polls_and_becomes_the_branch(
 
 
 def test_without_javascript_the_status_page_refreshes_to_the_branch(
-    no_js_page: Page, app: Flask, account: Account, lesson_for, held,
+    no_js_page: Page, app: Flask, account: Account, lesson_for, held, sign_in,
 ):
     page = no_js_page
     sign_in(page, account.email, account.password)

@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
+from tests.e2e.browser import Account, BrowserLog
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
 from webapp.models import GenerationJob, User
@@ -53,7 +53,7 @@ def world(app: Flask, account: Account) -> dict:
 
 
 def test_job_branch_and_cost_pages_are_accessible(
-    page: Page, browser_log: BrowserLog, account: Account, world: dict, app: Flask,
+    page: Page, browser_log: BrowserLog, account: Account, world: dict, app: Flask, sign_in,
 ) -> None:
     sign_in(page, account.email, account.password)
     page.goto(world["lesson"])
