@@ -31,12 +31,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
 from tests import factories
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import Course, Quiz, User
+from webapp.services import accounts
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-checks"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -149,6 +151,19 @@ def app(tmp_path_factory) -> Iterator[Flask]:
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# Cheaper scrypt parameters (they are stored in each hash and honoured when checking).
+# The default costs ~0.1-0.4 s per hash, and tests create users and sign in a lot.
+FAST_HASH = "scrypt:1024:8:1"
+_FAST_DUMMY_HASH = generate_password_hash("tangent-timing-equalizer", method=FAST_HASH)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch) -> None:
+    monkeypatch.setattr(accounts, "generate_password_hash",
+                        partial(generate_password_hash, method=FAST_HASH))
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", _FAST_DUMMY_HASH)
 
 
 @pytest.fixture(autouse=True)

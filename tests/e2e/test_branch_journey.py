@@ -23,6 +23,7 @@ from webapp.models import User
 from webapp.services import branches, courses, jobs
 
 LESSON_PATH = "/courses/bread/lessons/lesson-1-1"
+POLL_SECONDS = 1
 
 
 @pytest.fixture
@@ -76,6 +77,9 @@ def test_the_branch_card_polls_and_becomes_the_branch(
         run_step(self, job, step)
 
     monkeypatch.setattr(branches.BranchPipeline, "run_step", gated)
+    # The card asks again every POLL_SECONDS (a young job's 2 s, shortened for the test).
+    monkeypatch.setattr("webapp.web.branches.views.poll_seconds",
+                        lambda job, now=None: POLL_SECONDS)
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/card") else None)
 
@@ -104,7 +108,7 @@ def test_the_branch_card_polls_and_becomes_the_branch(
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     # Finished: the card stopped polling (the server answered 286).
     seen = len(polls)
-    page.wait_for_timeout(2500)
+    page.wait_for_timeout(POLL_SECONDS * 1000 * 2.5)
     assert len(polls) == seen
     browser_log.assert_clean()
 

@@ -18,32 +18,17 @@ from flask import Flask, abort
 from flask.testing import FlaskClient
 from flask_limiter import Limiter
 from sqlalchemy import create_engine
-from werkzeug.security import generate_password_hash
 
 from tests.factories import DEFAULT_PASSWORD
 from webapp import create_app, htmx
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
-from webapp.services import accounts
 from webapp.services.exceptions import PermissionDenied
 
 UNREACHABLE_URLS = {
     "postgresql-closed-port": "postgresql+psycopg://postgres@127.0.0.1:1/test",
     "sqlite-missing-folder": "sqlite:////nonexistent-tangent-folder/sub/test.db",
 }
-# Cheaper scrypt parameters (they are stored in each hash and honoured when checking).
-# The default costs ~0.1-0.4 s per hash, and these tests sign in and fail a lot.
-FAST_HASH = "scrypt:1024:8:1"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch) -> None:
-    monkeypatch.setattr(accounts, "generate_password_hash",
-                        partial(generate_password_hash, method=FAST_HASH))
-    monkeypatch.setattr(accounts, "_DUMMY_HASH",
-                        generate_password_hash("tangent-timing-equalizer", method=FAST_HASH))
-
-
 def app_limiter(application: Flask) -> Limiter:
     return application.extensions["tangent.limiter"]
 
