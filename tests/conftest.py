@@ -289,6 +289,26 @@ def enroll() -> Callable[[User, Course], None]:
     return factories.enroll
 
 
+@pytest.fixture(scope="session")
+def make_learner() -> Callable[..., User]:
+    """``make_learner(email=None, *, enrolled_in=(), **make_user_kwargs)``: a committed
+    user enrolled in ``enrolled_in`` (a course or a list of them)."""
+    return factories.make_learner
+
+
+@pytest.fixture(scope="session")
+def make_branch_course() -> Callable[..., Course]:
+    """``make_branch_course(title="Bread", *, topic="Wild yeast", sections=3, owner=None)``:
+    a published one-lesson course whose lesson suggests the branch ``topic``."""
+    return factories.make_branch_course
+
+
+@pytest.fixture(scope="session")
+def section_refs() -> Callable[..., dict]:
+    """``section_refs(lesson)``: ``{"sections": [ids], "keys": [keys]}`` in order."""
+    return factories.section_refs
+
+
 @pytest.fixture
 def query_counter(app: Flask):
     """``with query_counter() as count: ...`` then ``count.n`` is the statements executed."""

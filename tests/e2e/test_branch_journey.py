@@ -17,24 +17,19 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Account, BrowserLog
-from tests.factories import enroll, make_course
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import branches, courses, jobs
+from webapp.services import branches, jobs
 
 LESSON_PATH = "/courses/bread/lessons/lesson-1-1"
 POLL_SECONDS = 1
 
 
 @pytest.fixture
-def lesson_for(app: Flask, account: Account) -> None:
+def lesson_for(app: Flask, account: Account, make_branch_course, enroll) -> None:
     """The course "Bread" with one lesson suggesting a branch; the account enrolled."""
     with app.app_context():
-        course = make_course("Bread", modules=1, lessons=1, sections=2)
-        lesson = course.modules[0].lessons[0]
-        courses.set_lesson_source(None, lesson,
-                                  lesson.source + '\n\n<Branch topic="Wild yeast"/>\n')
-        db.session.commit()
+        course = make_branch_course("Bread", sections=2)
         enroll(db.session.scalar(db.select(User).filter_by(email=account.email)), course)
 
 

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import Course, Lesson, User
 from webapp.models.jobs import AudioAsset
@@ -112,7 +112,7 @@ def audio_app(_audio_app: Flask, reset_limits) -> Flask:
 
 
 @pytest.fixture
-def world(audio_app):
+def world(audio_app, make_user, make_course, make_learner):
     """A published course with narration of its first lesson, and one user of each kind."""
     with audio_app.app_context():
         owner = make_user("owner@example.org", role="editor")
@@ -120,7 +120,7 @@ def world(audio_app):
         lesson = course.modules[0].lessons[0]
         asset = audio.narrate_lesson(lesson, FakeSpeech())
         db.session.commit()
-        enroll(make_user("enrolled@example.org"), course)
+        make_learner("enrolled@example.org", enrolled_in=course)
         make_user("stranger@example.org")
         make_user("other-editor@example.org", role="editor")
         make_user("admin@example.org", role="admin")

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import Branch, BranchProgress, GenerationJob, User
-from webapp.services import courses, jobs
+from webapp.services import jobs
 from webapp.settings import get_settings
 from webapp.web.jobs.views import CARD_LIMIT
 
@@ -21,19 +21,15 @@ LESSON = "/courses/bread/lessons/lesson-1-1"
 
 
 @pytest.fixture
-def world(app):
-    """A published course "Bread" with one lesson; Ada enrolled, Bob enrolled, an editor."""
+def world(app, make_user, make_learner, make_branch_course):
+    """A published course "Bread" with one lesson suggesting the branch "Wild yeast";
+    Ada enrolled, Bob enrolled, an editor."""
     with app.app_context():
-        editor = make_user("ed@example.org", role="editor")
-        course = make_course("Bread", modules=1, lessons=1, sections=3, owner=editor)
-        lesson = course.modules[0].lessons[0]
-        courses.set_lesson_source(None, lesson,
-                                  lesson.source + '\n\n<Branch topic="Wild yeast"/>\n')
-        db.session.commit()
+        course = make_branch_course("Bread", owner=make_user("ed@example.org", role="editor"))
         for email in ("ada@example.org", "bob@example.org"):
-            enroll(make_user(email), course)
+            make_learner(email, enrolled_in=course)
         make_user("eve@example.org")
-        return {"lesson_id": lesson.id}
+        return {"lesson_id": course.modules[0].lessons[0].id}
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
 from webapp.services import progress
@@ -16,14 +16,13 @@ URL = "/courses/focus-course/lessons/lesson-1-1"
 
 
 @pytest.fixture
-def world(app):
+def world(app, make_course, make_learner, section_refs):
+    """A published course of two lessons, Ada enrolled; the first lesson's sections."""
     with app.app_context():
         course = make_course("Focus course", modules=1, lessons=2, sections=3)
         lesson = course.modules[0].lessons[0]
-        user = make_user("ada@example.org")
-        enroll(user, course)
-        return {"lesson_id": lesson.id, "sections": [s.id for s in lesson.sections],
-                "keys": [s.key for s in lesson.sections]}
+        make_learner("ada@example.org", enrolled_in=course)
+        return {"lesson_id": lesson.id, **section_refs(lesson)}
 
 
 def focus_sections(page: str) -> list[str]:

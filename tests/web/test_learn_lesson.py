@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz, make_user
+from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz
 from webapp.extensions import db
 from webapp.models import Course, Lesson, LessonProgress, Note, SectionProgress, User
 from webapp.services import courses, progress
@@ -16,13 +16,12 @@ URL = "/courses/python-basics/lessons"
 
 
 @pytest.fixture
-def world(app):
+def world(app, make_course, make_user, section_refs):
     """A published course (2 modules, 2 lessons each, 3 sections each) and a learner."""
     with app.app_context():
         course = make_course("Python basics")
         make_user("ada@example.org")
-        lessons = {lesson.slug: {"id": lesson.id, "sections": [s.id for s in lesson.sections],
-                                 "keys": [s.key for s in lesson.sections]}
+        lessons = {lesson.slug: {"id": lesson.id, **section_refs(lesson)}
                    for module in course.modules for lesson in module.lessons}
         return {"course_id": course.id, "lessons": lessons}
 
