@@ -57,15 +57,19 @@ REDIS_DATABASES = 16  # Redis's default `databases`
 
 
 def worker_redis_url(url: str | None) -> str | None:
-    """``url`` moved to a database number of this worker's own: the URL's number plus
-    the worker's index (wrapping at 16), so one worker's limiter ``reset()`` cannot
-    wipe another worker's counters."""
+    """``url`` moved to a database number of this worker's own, so one worker's limiter
+    ``reset()`` cannot wipe another worker's counters: the URL's number plus the worker's
+    index, or minus it when that would pass the last database (/0 gives 0, 1, ...; the
+    default /15 gives 15, 14, ...)."""
     if not url or not url.startswith("redis"):
         return url
     parts = urlsplit(url)
     database = parts.path.strip("/")
     base = int(database) if database.isdigit() else 0
-    return urlunsplit(parts._replace(path=f"/{(base + WORKER_INDEX) % REDIS_DATABASES}"))
+    number = base + WORKER_INDEX
+    if number >= REDIS_DATABASES:
+        number = max(base - WORKER_INDEX, 0)
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 def _database_url(tmp_path_factory) -> str:

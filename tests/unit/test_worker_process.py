@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -27,8 +28,6 @@ from tests.fake_openai import ReceivedRequest, Reply, chat_reply, fake_openai_se
 from tests.processes import (
     TANGENT,
     free_port,
-    process_env,
-    tangent,
     wait_for,
     wait_until_healthy,
 )
@@ -126,16 +125,27 @@ def request_draft(worker_env: dict[str, str], topic: str, go: Path | None = None
 
 
 @pytest.fixture(scope="module")
-def migrated_instance(tmp_path_factory) -> Path:
-    """An instance folder at the head revision with an editor, made once per module by
-    the real commands (each test works on a copy)."""
+def migrated_instance(tmp_path_factory, app_settings, reset_schema) -> Path:
+    """An instance folder at the head revision with an editor, made once per module (and
+    xdist worker) in this process; each test works on a copy. The commands that do the
+    same, `tangent db upgrade` and `tangent users create`, are tested in test_commands."""
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.services import accounts
+
     folder = tmp_path_factory.mktemp("worker-template") / "instance"
-    template_env = process_env(folder)
-    upgraded = tangent("db", "upgrade", env=template_env)
-    assert upgraded.returncode == 0, upgraded.stderr
-    created = tangent("users", "create", "ed@example.org", "--role", "editor", "--password",
-                      "a long enough password", env=template_env)
-    assert created.returncode == 0, created.stderr
+    template = create_app(app_settings(instance_path=folder,
+                                       database_url=f"sqlite:///{folder / 'tangent.db'}"))
+    reset_schema(template)
+    with template.app_context():
+        accounts.create_user("ed@example.org", "a long enough password", role="editor")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    # The key the first `tangent` command would have kept there: processes that start
+    # together on a folder without one race to create it.
+    (folder / "secret_key").write_text(secrets.token_urlsafe(48) + "\n")
+    (folder / "secret_key").chmod(0o600)
     return folder
 
 
