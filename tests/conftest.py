@@ -3,6 +3,17 @@
 The database is SQLite in a temporary folder unless ``DATABASE_URL`` names a
 PostgreSQL server (CI runs the suite both ways). ``REDIS_URL``, when set, puts
 the rate limiter on Redis.
+
+The suite runs in parallel (pytest-xdist, ``-n auto`` in pyproject.toml). Each
+worker is its own process with its own session app, so everything a worker
+writes is its own: SQLite files and instance folders live under the worker's
+``tmp_path_factory`` base, PostgreSQL tables in a schema named after the worker
+and the process, Redis keys in a database number of the worker's own (the
+limiter's ``reset()`` clears every ``LIMITS:*`` key of its database), and
+servers listen on ephemeral ports. ``-n 0`` runs everything in one process.
+
+Helpers that tests need are fixtures (``login``, ``csrf_token``, ``app_settings``,
+``make_user``, ...); test modules do not import from conftest files.
 """
 
 from __future__ import annotations
@@ -10,17 +21,24 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
+from werkzeug.test import TestResponse
 
+from tests import factories
 from webapp import create_app
 from webapp.extensions import db, limiter
+from webapp.models import Course, Quiz, User
+from webapp.services import accounts
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-checks"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -28,9 +46,30 @@ PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/15"
 
 
-# On PostgreSQL each test run works in its own schema, so two runs against the
-# same database (two developers, CI and a developer) cannot clobber each other.
-RUN_SCHEMA = f"tangent_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+# "gw0", "gw1", ... in an xdist worker; "main" when the suite runs in one process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+# On PostgreSQL each test process works in its own schema, so two runs against the
+# same database (two developers, CI and a developer) and the workers of one run
+# cannot clobber each other.
+RUN_SCHEMA = f"tangent_test_{WORKER}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
+def worker_redis_url(url: str | None) -> str | None:
+    """``url`` moved to a database number of this worker's own, so one worker's limiter
+    ``reset()`` cannot wipe another worker's counters: the URL's number plus the worker's
+    index, or minus it when that would pass the last database (/0 gives 0, 1, ...; the
+    default /15 gives 15, 14, ...)."""
+    if not url or not url.startswith("redis"):
+        return url
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    base = int(database) if database.isdigit() else 0
+    number = base + WORKER_INDEX
+    if number >= REDIS_DATABASES:
+        number = max(base - WORKER_INDEX, 0)
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -44,14 +83,14 @@ def _database_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
-def test_settings(tmp_path_factory, **overrides) -> dict:
+def _settings(tmp_path_factory, **overrides) -> dict:
     """Overrides for ``create_app`` that every test app shares."""
     settings = {
         "env": "testing",
         "secret_key": TEST_SECRET,
         "instance_path": tmp_path_factory.mktemp("instance"),
         "database_url": _database_url(tmp_path_factory),
-        "redis_url": os.environ.get("REDIS_URL") or None,
+        "redis_url": worker_redis_url(os.environ.get("REDIS_URL")) or None,
         "rate_limit_key_prefix": f"tangent-test-{uuid.uuid4().hex[:8]}",
         "log_format": "text",
         "log_level": "WARNING",
@@ -60,7 +99,7 @@ def test_settings(tmp_path_factory, **overrides) -> dict:
     return settings
 
 
-def reset_schema(app: Flask) -> None:
+def _reset_schema(app: Flask) -> None:
     """Drop everything and migrate an empty database to head."""
     from flask_migrate import upgrade
 
@@ -84,7 +123,7 @@ def _pg_schema(engine) -> str:
     return options[len(prefix):] if options.startswith(prefix) else "public"
 
 
-def drop_schema(app: Flask) -> None:
+def _drop_schema(app: Flask) -> None:
     """Remove this run's PostgreSQL schema (SQLite files go with the temp folder)."""
     with app.app_context():
         engine = db.engine
@@ -94,10 +133,7 @@ def drop_schema(app: Flask) -> None:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{_pg_schema(engine)}" CASCADE'))
 
 
-test_settings.__test__ = False  # a helper, not a test, despite its name
-
-
-def clean_tables(app: Flask) -> None:
+def _clean_tables(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
@@ -112,13 +148,26 @@ def clean_tables(app: Flask) -> None:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory) -> Iterator[Flask]:
-    application = create_app(test_settings(tmp_path_factory))
-    reset_schema(application)
+    application = create_app(_settings(tmp_path_factory))
+    _reset_schema(application)
     yield application
-    drop_schema(application)
+    _drop_schema(application)
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# Cheaper scrypt parameters (they are stored in each hash and honoured when checking).
+# The default costs ~0.1-0.4 s per hash, and tests create users and sign in a lot.
+FAST_HASH = "scrypt:1024:8:1"
+_FAST_DUMMY_HASH = generate_password_hash("tangent-timing-equalizer", method=FAST_HASH)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch) -> None:
+    monkeypatch.setattr(accounts, "generate_password_hash",
+                        partial(generate_password_hash, method=FAST_HASH))
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", _FAST_DUMMY_HASH)
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +180,7 @@ def _fresh_state(request) -> Iterator[None]:
     with application.app_context():
         limiter.reset()
     yield
-    clean_tables(application)
+    _clean_tables(application)
     with application.app_context():
         limiter.reset()
 
@@ -172,20 +221,96 @@ def htmx_client(app: Flask) -> FlaskClient:
     return test_client
 
 
-def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    """The CSRF token of the client's session, read from a rendered form."""
+@pytest.fixture(scope="session")
+def app_settings(tmp_path_factory) -> Callable[..., dict]:
+    """``app_settings(**overrides)``: the settings dict for ``create_app`` that every test
+    app shares (this worker's temporary instance folder, database and Redis), changed by
+    ``overrides``."""
+    return partial(_settings, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def reset_schema() -> Callable[[Flask], None]:
+    """``reset_schema(app)``: drop everything in the app's database and migrate to head."""
+    return _reset_schema
+
+
+def _csrf_token(client: FlaskClient, path: str = "/login") -> str:
     response = client.get(path)
     match = CSRF_RE.search(response.get_data(as_text=True))
     assert match, f"no csrf_token on {path}"
     return match.group(1)
 
 
-def login(client: FlaskClient, email: str, password: str, **kwargs):
-    """Sign in through the real form (CSRF included)."""
-    token = csrf_token(client)
+@pytest.fixture(scope="session")
+def csrf_token() -> Callable[..., str]:
+    """``csrf_token(client, path="/login")``: the CSRF token of the client's session,
+    read from the form rendered at ``path``."""
+    return _csrf_token
+
+
+def _login(client: FlaskClient, email: str, password: str = factories.DEFAULT_PASSWORD,
+           **kwargs):
+    token = _csrf_token(client)
     return client.post(
         "/login", data={"email": email, "password": password, "csrf_token": token}, **kwargs
     )
+
+
+@pytest.fixture(scope="session")
+def login() -> Callable[..., TestResponse]:
+    """``login(client, email, password=DEFAULT_PASSWORD, **post_kwargs)``: sign in through
+    the real form (CSRF included); returns the response to the POST."""
+    return _login
+
+
+# Test data through the real services (tests/factories.py); call them in an app context.
+
+
+@pytest.fixture(scope="session")
+def make_user() -> Callable[..., User]:
+    """``make_user(email=None, *, password=, role="learner", status="active",
+    display_name=None)``: a committed user."""
+    return factories.make_user
+
+
+@pytest.fixture(scope="session")
+def make_course() -> Callable[..., Course]:
+    """``make_course(title=None, *, modules=2, lessons=2, sections=3, owner=None,
+    publish=True, quiz=False, ...)``: a committed course built through the services."""
+    return factories.make_course
+
+
+@pytest.fixture(scope="session")
+def make_quiz() -> Callable[..., Quiz]:
+    """``make_quiz(module, *, key=None, commit=True, **create_quiz_kwargs)``."""
+    return factories.make_quiz
+
+
+@pytest.fixture(scope="session")
+def enroll() -> Callable[[User, Course], None]:
+    """``enroll(user, course)``: enroll and commit."""
+    return factories.enroll
+
+
+@pytest.fixture(scope="session")
+def make_learner() -> Callable[..., User]:
+    """``make_learner(email=None, *, enrolled_in=(), **make_user_kwargs)``: a committed
+    user enrolled in ``enrolled_in`` (a course or a list of them)."""
+    return factories.make_learner
+
+
+@pytest.fixture(scope="session")
+def make_branch_course() -> Callable[..., Course]:
+    """``make_branch_course(title="Bread", *, topic="Wild yeast", sections=3, owner=None)``:
+    a published one-lesson course whose lesson suggests the branch ``topic``."""
+    return factories.make_branch_course
+
+
+@pytest.fixture(scope="session")
+def section_refs() -> Callable[..., dict]:
+    """``section_refs(lesson)``: ``{"sections": [ids], "keys": [keys]}`` in order."""
+    return factories.section_refs
 
 
 @pytest.fixture
@@ -251,6 +376,7 @@ def postgres_url() -> str:
 def redis_url() -> str:
     """A Redis URL to test against, or skip with the reason."""
     url = os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT_URL
+    url = worker_redis_url(url)
     reason = _reachable(url)
     if reason:
         pytest.skip(reason)

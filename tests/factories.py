@@ -99,3 +99,37 @@ def enroll(user: User, course) -> None:
 
     progress.enroll(user, course)
     db.session.commit()
+
+
+def make_learner(email: str | None = None, *, enrolled_in=(), **user_kwargs) -> User:
+    """A committed user enrolled in each course of ``enrolled_in`` (a course or several)."""
+    user = make_user(email, **user_kwargs)
+    for course in (enrolled_in,) if not isinstance(enrolled_in, list | tuple) else enrolled_in:
+        enroll(user, course)
+    return user
+
+
+BRANCH_TOPIC = "Wild yeast"
+
+
+def make_branch_course(
+    title: str = "Bread",
+    *,
+    topic: str = BRANCH_TOPIC,
+    sections: int = 3,
+    owner: User | None = None,
+):
+    """A committed, published course of one module and one lesson whose text suggests the
+    branch ``topic`` (``<Branch topic="…"/>``); the lesson is ``course.modules[0].lessons[0]``."""
+    from webapp.services import courses
+
+    course = make_course(title, modules=1, lessons=1, sections=sections, owner=owner)
+    lesson = course.modules[0].lessons[0]
+    courses.set_lesson_source(None, lesson, lesson.source + f'\n\n<Branch topic="{topic}"/>\n')
+    db.session.commit()
+    return course
+
+
+def section_refs(lesson) -> dict:
+    """The ids and keys of a lesson's sections, in order: what pages and forms refer to."""
+    return {"sections": [s.id for s in lesson.sections], "keys": [s.key for s in lesson.sections]}

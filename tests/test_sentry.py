@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import reset_schema, test_settings
 from webapp import create_app
 
 
@@ -41,11 +40,13 @@ def fake_sentry():
     server.server_close()
 
 
-def test_unhandled_error_is_sent_to_sentry_without_personal_data(tmp_path_factory, fake_sentry):
+def test_unhandled_error_is_sent_to_sentry_without_personal_data(
+    tmp_path_factory, fake_sentry, app_settings, reset_schema
+):
     import sentry_sdk
 
-    app = create_app(test_settings(
-        tmp_path_factory, sentry_dsn=fake_sentry,
+    app = create_app(app_settings(
+        sentry_dsn=fake_sentry,
         database_url=f"sqlite:///{tmp_path_factory.mktemp('sentry') / 's.db'}",
     ))
     reset_schema(app)

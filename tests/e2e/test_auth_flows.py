@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import HOME_URL, Account, BrowserLog, sign_in, submit_login
+from tests.e2e.browser import HOME_URL, Account, BrowserLog
 
 EMAIL = "ada@example.org"
 FIRST_PASSWORD = "analytical engine 1843"
@@ -26,7 +26,7 @@ def _sign_out(page: Page) -> None:
     expect(_header(page).get_by_role("button", name="Sign out")).to_have_count(0)
 
 
-def _account_lifecycle(page: Page) -> None:
+def _account_lifecycle(page: Page, sign_in, submit_login) -> None:
     # Register: the display name is optional but used in the header when given.
     page.goto("/")
     _header(page).get_by_role("link", name="Create account").click()
@@ -79,20 +79,22 @@ def _account_lifecycle(page: Page) -> None:
     expect(_header(page).get_by_role("link", name="Ada Lovelace")).to_be_visible()
 
 
-def test_account_lifecycle_with_javascript(page: Page, browser_log: BrowserLog) -> None:
-    _account_lifecycle(page)
+def test_account_lifecycle_with_javascript(
+    page: Page, browser_log: BrowserLog, sign_in, submit_login
+) -> None:
+    _account_lifecycle(page, sign_in, submit_login)
     assert page.evaluate("typeof window.htmx") == "object"
     # Failed sign-ins and invalid forms answer 400, which Chromium logs as a failed load.
     browser_log.assert_clean(allow=("status of 400",))
 
 
-def test_account_lifecycle_without_javascript(no_js_page: Page) -> None:
-    _account_lifecycle(no_js_page)
+def test_account_lifecycle_without_javascript(no_js_page: Page, sign_in, submit_login) -> None:
+    _account_lifecycle(no_js_page, sign_in, submit_login)
     assert no_js_page.evaluate("typeof window.htmx") == "undefined"
 
 
 def test_changing_password_signs_out_other_browsers(
-    browser: Browser, browser_context_args: dict, page: Page, account: Account
+    browser: Browser, browser_context_args: dict, page: Page, account: Account, sign_in
 ) -> None:
     other = browser.new_context(**browser_context_args)
     try:

@@ -10,7 +10,7 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
+from tests.e2e.browser import Account, BrowserLog
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 AXE = Axe()
@@ -145,6 +145,7 @@ def take_course(page: Page, *, title: str) -> None:
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])
 def test_editor_authors_publishes_and_learner_takes_the_course(
     request: pytest.FixtureRequest, page: Page, editor: Account, account: Account, js: bool,
+    sign_in,
 ) -> None:
     if not js:
         page = request.getfixturevalue("no_js_page")
@@ -157,7 +158,7 @@ def test_editor_authors_publishes_and_learner_takes_the_course(
 
 
 def test_authoring_pages_are_accessible_and_csp_clean(
-    page: Page, browser_log: BrowserLog, editor: Account,
+    page: Page, browser_log: BrowserLog, editor: Account, sign_in,
 ) -> None:
     sign_in(page, editor.email, editor.password)
     author_course(page, js=True, title="Accessible authoring")

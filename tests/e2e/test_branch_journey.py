@@ -16,25 +16,21 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
-from tests.factories import enroll, make_course
+from tests.e2e.browser import Account, BrowserLog
 from webapp.extensions import db
 from webapp.jobs import runner
 from webapp.models import User
-from webapp.services import branches, courses
+from webapp.services import branches
 
 LESSON_PATH = "/courses/bread/lessons/lesson-1-1"
+POLL_SECONDS = 1
 
 
 @pytest.fixture
-def lesson_for(app: Flask, account: Account) -> None:
+def lesson_for(app: Flask, account: Account, make_branch_course, enroll) -> None:
     """The course "Bread" with one lesson suggesting a branch; the account enrolled."""
     with app.app_context():
-        course = make_course("Bread", modules=1, lessons=1, sections=2)
-        lesson = course.modules[0].lessons[0]
-        courses.set_lesson_source(None, lesson,
-                                  lesson.source + '\n\n<Branch topic="Wild yeast"/>\n')
-        db.session.commit()
+        course = make_branch_course("Bread", sections=2)
         enroll(db.session.scalar(db.select(User).filter_by(email=account.email)), course)
 
 
@@ -65,7 +61,7 @@ def wait_for(page: Page, condition: Callable[[], bool], what: str, seconds: floa
 
 def test_the_branch_card_polls_and_becomes_the_branch(
     page: Page, app: Flask, account: Account, lesson_for, held, monkeypatch,
-    browser_log: BrowserLog,
+    browser_log: BrowserLog, sign_in,
 ):
     # The job stops before its second step until the test has seen it there.
     gate = threading.Event()
@@ -77,6 +73,9 @@ def test_the_branch_card_polls_and_becomes_the_branch(
         run_step(self, job, step)
 
     monkeypatch.setattr(branches.BranchPipeline, "run_step", gated)
+    # The card asks again every POLL_SECONDS (a young job's 2 s, shortened for the test).
+    monkeypatch.setattr("webapp.web.branches.views.poll_seconds",
+                        lambda job, now=None: POLL_SECONDS)
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/card") else None)
 
@@ -105,13 +104,13 @@ def test_the_branch_card_polls_and_becomes_the_branch(
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     # Finished: the card stopped polling (the server answered 286).
     seen = len(polls)
-    page.wait_for_timeout(2500)
+    page.wait_for_timeout(POLL_SECONDS * 1000 * 2.5)
     assert len(polls) == seen
     browser_log.assert_clean()
 
 
 def test_without_javascript_the_status_page_refreshes_to_the_branch(
-    no_js_page: Page, app: Flask, account: Account, lesson_for, held,
+    no_js_page: Page, app: Flask, account: Account, lesson_for, held, sign_in,
 ):
     page = no_js_page
     sign_in(page, account.email, account.password)

@@ -12,12 +12,12 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.e2e.browser import Account, BrowserLog
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.jobs import runner
 from webapp.models import GenerationJob, User
-from webapp.services import audio, branches, courses
+from webapp.services import audio, branches
 from webapp.settings import get_settings
 
 AXE = Axe()
@@ -30,14 +30,11 @@ def assert_accessible(page: Page, name: str) -> None:
 
 
 @pytest.fixture
-def world(app: Flask, account: Account) -> dict:
+def world(app: Flask, account: Account, make_user, make_branch_course, enroll) -> dict:
     with app.app_context():
         make_user("boss@example.org", role="admin")
-        course = make_course("Bread", modules=1, lessons=1, sections=2)
+        course = make_branch_course("Bread", sections=2)
         lesson = course.modules[0].lessons[0]
-        courses.set_lesson_source(None, lesson,
-                                  lesson.source + '\n\n<Branch topic="Wild yeast"/>\n')
-        db.session.commit()
         learner = db.session.scalar(db.select(User).filter_by(email=account.email))
         enroll(learner, course)
         branch, _job = branches.request_branch(learner, lesson, "Wild yeast",
@@ -57,7 +54,7 @@ def world(app: Flask, account: Account) -> dict:
 
 
 def test_job_branch_and_cost_pages_are_accessible(
-    page: Page, browser_log: BrowserLog, account: Account, world: dict, app: Flask,
+    page: Page, browser_log: BrowserLog, account: Account, world: dict, app: Flask, sign_in,
 ) -> None:
     sign_in(page, account.email, account.password)
     page.goto(world["lesson"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import HOME_URL, Account
+from tests.e2e.browser import HOME_URL, Account
 
 
 @pytest.mark.parametrize("path", ["/", "/courses/"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import SHELL_PAGES, ShellPage, save_screenshot
+from tests.e2e.browser import SHELL_PAGES, ShellPage
 
 PHONE = {"width": 375, "height": 667}
 BY_NAME = {p.name: p for p in SHELL_PAGES}
@@ -26,7 +26,7 @@ def _horizontal_overflow(page: Page) -> list[str]:
 
 @pytest.mark.parametrize("name", ["home", "login", "login-errors", "register", "account"])
 def test_no_horizontal_scroll_at_phone_width(
-    page: Page, request: pytest.FixtureRequest, name: str
+    page: Page, request: pytest.FixtureRequest, name: str, save_screenshot
 ) -> None:
     page.set_viewport_size(PHONE)
     BY_NAME[name].visit(page, request)
@@ -61,7 +61,7 @@ def _luminance(page: Page, selector: str, prop: str) -> float:
 @pytest.mark.parametrize("shell_page", [BY_NAME[n] for n in ("home", "login", "account")],
                          ids=lambda p: p.name)
 def test_pages_follow_the_system_color_scheme(
-    page: Page, request: pytest.FixtureRequest, shell_page: ShellPage, scheme: str
+    page: Page, request: pytest.FixtureRequest, shell_page: ShellPage, scheme: str, save_screenshot
 ) -> None:
     page.emulate_media(color_scheme=scheme)
     shell_page.visit(page, request)

@@ -14,7 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
+from tests.e2e.browser import Account, BrowserLog
 from tests.e2e.test_learning_journey import Journey, make_journey_course
 from tests.factories import make_course
 from webapp.extensions import db
@@ -97,7 +97,7 @@ def _violations(page: Page, name: str) -> str:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_learning_pages_have_no_accessibility_violations_and_a_clean_console(
-    page: Page, browser_log: BrowserLog, account: Account, paths: Paths, scheme: str
+    page: Page, browser_log: BrowserLog, account: Account, paths: Paths, scheme: str, sign_in
 ) -> None:
     page.emulate_media(color_scheme=scheme)
     sign_in(page, account.email, account.password)

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import Account, BrowserLog, sign_in
+from tests.e2e.browser import Account, BrowserLog
 from tests.factories import enroll, make_course, make_quiz
 from webapp.extensions import db
 from webapp.models import User
@@ -207,7 +207,7 @@ def _journey(page: Page, journey: Journey, *, js: bool, keyboard: bool = False) 
 
 
 def test_learner_journey_with_javascript(
-    page: Page, browser_log: BrowserLog, journey: Journey
+    page: Page, browser_log: BrowserLog, journey: Journey, sign_in
 ) -> None:
     sign_in(page, journey.account.email, journey.account.password)
     _journey(page, journey, js=True)
@@ -215,7 +215,7 @@ def test_learner_journey_with_javascript(
     browser_log.assert_clean()
 
 
-def test_learner_journey_without_javascript(no_js_page: Page, journey: Journey) -> None:
+def test_learner_journey_without_javascript(no_js_page: Page, journey: Journey, sign_in) -> None:
     sign_in(no_js_page, journey.account.email, journey.account.password)
     _journey(no_js_page, journey, js=False)
     assert no_js_page.evaluate("typeof window.htmx") == "undefined"
@@ -255,7 +255,7 @@ def _expect_focus_mode(page: Page, on: bool) -> None:
 
 
 def test_f_key_enters_focus_mode_and_escape_leaves_it(
-    page: Page, browser_log: BrowserLog, app: Flask, account: Account
+    page: Page, browser_log: BrowserLog, app: Flask, account: Account, sign_in
 ) -> None:
     journey = make_journey_course(app, account, enrolled=True)
     sign_in(page, account.email, account.password)
@@ -276,7 +276,7 @@ def test_f_key_enters_focus_mode_and_escape_leaves_it(
 
 
 def test_typing_f_in_the_notes_does_not_toggle_focus_mode(
-    page: Page, browser_log: BrowserLog, app: Flask, account: Account
+    page: Page, browser_log: BrowserLog, app: Flask, account: Account, sign_in
 ) -> None:
     journey = make_journey_course(app, account, enrolled=True)
     sign_in(page, account.email, account.password)
@@ -294,7 +294,7 @@ def test_typing_f_in_the_notes_does_not_toggle_focus_mode(
 
 
 def test_sections_are_marked_done_in_focus_mode(
-    page: Page, browser_log: BrowserLog, app: Flask, account: Account
+    page: Page, browser_log: BrowserLog, app: Flask, account: Account, sign_in
 ) -> None:
     journey = make_journey_course(app, account, enrolled=True)
     sign_in(page, account.email, account.password)
@@ -334,7 +334,7 @@ def test_focus_query_works_without_javascript(no_js_page: Page, journey: Journey
 
 
 def test_one_question_at_a_time_with_the_keyboard(
-    page: Page, browser_log: BrowserLog, app: Flask, account: Account
+    page: Page, browser_log: BrowserLog, app: Flask, account: Account, sign_in
 ) -> None:
     journey = make_journey_course(app, account, enrolled=True)
     sign_in(page, account.email, account.password)

@@ -6,7 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import SHELL_PAGES, BrowserLog, ShellPage
+from tests.e2e.browser import SHELL_PAGES, BrowserLog, ShellPage
 
 # All of axe's WCAG 2.x A/AA rules plus its best practices (its default set).
 AXE = Axe()

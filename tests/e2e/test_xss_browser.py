@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.e2e.conftest import BrowserLog
+from tests.e2e.browser import BrowserLog
 from tests.factories import make_course
 from tests.xss_corpus import worst_vectors
 from webapp.extensions import db

@@ -8,7 +8,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from tests.factories import enroll, make_course, make_user
+from tests.factories import make_course, make_user
 from webapp.content.render import RENDERER_VERSION
 from webapp.extensions import db
 from webapp.jobs import runner
@@ -27,14 +27,13 @@ from webapp.settings import get_settings
 
 
 @pytest.fixture
-def world(app_ctx):
+def world(app_ctx, make_user, make_course, make_learner):
     """A published course, its owner (an editor), two enrolled learners and an outsider."""
     editor = make_user("ed@example.org", role="editor")
     course = make_course("Bread", modules=1, lessons=1, sections=3, owner=editor)
     lesson = course.modules[0].lessons[0]
-    ada, bob = make_user("ada@example.org"), make_user("bob@example.org")
-    enroll(ada, course)
-    enroll(bob, course)
+    ada = make_learner("ada@example.org", enrolled_in=course)
+    bob = make_learner("bob@example.org", enrolled_in=course)
     outsider = make_user("eve@example.org")
     return {"course": course, "lesson": lesson, "editor": editor, "ada": ada, "bob": bob,
             "outsider": outsider}

@@ -9,7 +9,6 @@ import pytest
 from click.testing import Result
 from sqlalchemy import func, select
 
-from tests.conftest import login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.cli import cli
 from webapp.extensions import db
@@ -113,7 +112,7 @@ def test_users_set_role(app, run):
     ]
 
 
-def test_users_suspend_ends_existing_sessions(app, run, client):
+def test_users_suspend_ends_existing_sessions(app, run, client, login):
     with app.app_context():
         make_user("ada@example.org")
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303

@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
 import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.processes import TANGENT, free_port, get, tangent, wait_until_healthy
 from webapp.database import head_revisions
 
-_SCRIPT = Path(sys.executable).with_name("tangent")
-TANGENT = str(_SCRIPT) if _SCRIPT.exists() else shutil.which("tangent")
 pytestmark = pytest.mark.skipif(TANGENT is None,
                                 reason="the tangent console script is not installed")
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    """The process environment minus Tangent's settings, on a fresh instance folder."""
-    cleaned = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("TANGENT_", "FLASK_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SENTRY_DSN", "LOG_FORMAT",
-                        "LOG_LEVEL"}
-    }
-    cleaned["TANGENT_INSTANCE_PATH"] = str(tmp_path / "instance")
-    return cleaned
-
-
-def tangent(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([TANGENT, *args], env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, check=False)
 
 
 @pytest.mark.parametrize("args", [[], ["users", "list"]], ids=["bare", "command"])
@@ -71,49 +44,19 @@ def test_users_create_in_a_real_process(env, tmp_path):
     assert rows == [("root@example.org", "admin", "active")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, dict(exc.headers), exc.read()
-
-
-def _wait_until_healthy(base: str, process: subprocess.Popen, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"tangent serve exited early with status {process.returncode}")
-        try:
-            status, _, body = _get(f"{base}/healthz")
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            status = None
-        if status == 200:
-            return json.loads(body)
-        time.sleep(0.2)
-    pytest.fail(f"/healthz did not answer 200 within {timeout} s")
-
-
 def test_serve_migrates_loads_demo_and_serves_with_gunicorn(env, tmp_path):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with out_path.open("w") as out, err_path.open("w") as err:
         process = subprocess.Popen([TANGENT, "serve", "--port", str(port), "--demo"], env=env,
                                    stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     try:
-        health = _wait_until_healthy(base, process)
+        health = wait_until_healthy(base, process)
         assert health["database"] == "ok"
         assert health["revision"] == sorted(head_revisions())
 
-        status, headers, body = _get(f"{base}/")
+        status, headers, body = get(f"{base}/")
         assert status == 200
         assert headers["Server"] == "gunicorn"
         csp = headers["Content-Security-Policy"]
@@ -135,11 +78,11 @@ def test_serve_migrates_loads_demo_and_serves_with_gunicorn(env, tmp_path):
         assert email in stdout
     assert "Traceback" not in err_path.read_text()
     with pytest.raises(urllib.error.URLError):
-        _get(f"{base}/healthz")  # nothing is left listening
+        get(f"{base}/healthz")  # nothing is left listening
 
 
 def test_serve_refuses_several_workers_without_redis(env):
-    result = tangent("serve", "--workers", "2", "--port", str(_free_port()), env=env)
+    result = tangent("serve", "--workers", "2", "--port", str(free_port()), env=env)
     assert result.returncode == 2
     assert "more than one worker needs REDIS_URL" in result.stderr
     assert "Traceback" not in result.stderr

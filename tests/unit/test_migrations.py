@@ -17,7 +17,6 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import CheckConstraint, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import test_settings
 from webapp import create_app
 from webapp.database import current_revisions, head_revisions
 from webapp.extensions import db
@@ -39,7 +38,7 @@ def _revisions_in_order() -> list[str]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def migration_app(request, tmp_path_factory) -> Iterator[Flask]:
+def migration_app(request, tmp_path_factory, app_settings) -> Iterator[Flask]:
     """An app on an empty database of the given backend."""
     cleanup = None
     if request.param == "sqlite":
@@ -57,7 +56,7 @@ def migration_app(request, tmp_path_factory) -> Iterator[Flask]:
             admin.dispose()
 
         url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    app = create_app(test_settings(tmp_path_factory, database_url=url))
+    app = create_app(app_settings(database_url=url))
     try:
         yield app
     finally:

@@ -49,7 +49,7 @@ SPECS = {
 
 
 @pytest.fixture
-def world():
+def world(make_user, make_course):
     """An editor's draft course (two modules, one lesson each) with an empty quiz."""
     editor = make_user(role="editor")
     course = make_course(owner=editor, publish=False, modules=2, lessons=1)

@@ -7,7 +7,6 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_user
 from webapp.extensions import db
 from webapp.jobs import runner
@@ -92,7 +91,7 @@ def test_an_edit_made_meanwhile_wins(lesson):
     assert db.session.get(Lesson, lesson.id).source == "Mine.\n"
 
 
-def test_regenerate_from_the_editor(app, client):
+def test_regenerate_from_the_editor(app, client, csrf_token, login):
     with app.app_context():
         editor = make_user("ed@example.org", role="editor")
         course = authoring.create_course(editor, title="Bread")

@@ -209,20 +209,26 @@ def test_500_forever_is_transient_after_the_retries(server, sleeps):
     assert caught.value.usage == []
 
 
-def test_a_slow_answer_times_out_and_is_retried(server, sleeps):
-    server.push(chat_reply({"markdown": "## Late"}, delay=1.5), chat_reply({"markdown": "## Hi"}))
+# Half a second: short for the suite, still far above a local answer's few milliseconds.
+# (The setting is whole seconds from the environment; the provider takes any number.)
+SHORT_TIMEOUT = 0.5
 
-    completion = lesson(provider_for(server, sleeps, ai_timeout=1, ai_max_retries=1))
+
+def test_a_slow_answer_times_out_and_is_retried(server, sleeps):
+    server.push(chat_reply({"markdown": "## Late"}, delay=3 * SHORT_TIMEOUT),
+                chat_reply({"markdown": "## Hi"}))
+
+    completion = lesson(provider_for(server, sleeps, ai_timeout=SHORT_TIMEOUT, ai_max_retries=1))
 
     assert completion.data == {"markdown": "## Hi"}
     assert len(server.requests) == 2 and sleeps == [1.0]
 
 
 def test_timeouts_outlasting_the_retries_are_transient(server, sleeps):
-    server.always(chat_reply({"markdown": "## Late"}, delay=1.5))
+    server.always(chat_reply({"markdown": "## Late"}, delay=3 * SHORT_TIMEOUT))
 
-    with pytest.raises(TransientProviderError, match=r"no answer within 1 s"):
-        lesson(provider_for(server, sleeps, ai_timeout=1, ai_max_retries=1))
+    with pytest.raises(TransientProviderError, match=r"no answer within 0\.5 s"):
+        lesson(provider_for(server, sleeps, ai_timeout=SHORT_TIMEOUT, ai_max_retries=1))
 
     assert len(server.requests) == 2
 

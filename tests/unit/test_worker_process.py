@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.fake_openai import ReceivedRequest, Reply, chat_reply, fake_openai_server
-from tests.unit.test_commands import TANGENT, env, tangent  # noqa: F401 - fixture
+from tests.processes import (
+    TANGENT,
+    free_port,
+    wait_for,
+    wait_until_healthy,
+)
 
 pytestmark = pytest.mark.skipif(TANGENT is None,
                                 reason="the tangent console script is not installed")
@@ -42,7 +49,7 @@ QUIZ = {"questions": [{"kind": "single", "prompt": "Which knot joins two ropes?"
                        "explanation": "The reef knot joins two ends.",
                        "choices": [{"text": "Reef knot", "correct": True},
                                    {"text": "Clove hitch", "correct": False}]}]}
-LESSON_DELAY = 1.2
+LESSON_DELAY = 0.6  # long enough for the test to see the request and kill the worker
 PROMPT_TOKENS, COMPLETION_TOKENS = 12, 34
 # TANGENT_AI_PRICE_INPUT=1 and _OUTPUT=2 per million tokens.
 COST_PER_CALL = Decimal(PROMPT_TOKENS * 1 + COMPLETION_TOKENS * 2) / Decimal(1_000_000)
@@ -70,18 +77,25 @@ def query(db_path: Path, sql: str, *args):
         connection.close()
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+def age_heartbeat(db_path: Path, job_id: int, by: timedelta) -> None:
+    """Move a job's last heartbeat ``by`` into the past, as the clock would have while its
+    dead worker stopped beating (SQLite keeps it as ISO text)."""
+    (beat,) = query(db_path, "SELECT heartbeat_at FROM generation_job WHERE id = ?", job_id)[0]
+    aged = datetime.fromisoformat(beat) - by
+    timespec = "microseconds" if "." in beat else "seconds"
+    connection = sqlite3.connect(db_path, timeout=10)
+    try:
+        with connection:
+            connection.execute("UPDATE generation_job SET heartbeat_at = ? WHERE id = ?",
+                               (aged.isoformat(sep=" ", timespec=timespec), job_id))
+    finally:
+        connection.close()
 
 
+# With a file name as its first argument, the script says "ready" once it has imported and
+# created the app, then waits for that file to exist: a start line for two processes.
 REQUEST_SCRIPT = """
-import sys, time
+import os, sys, time
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import User
@@ -89,10 +103,13 @@ from webapp.jobs import runner
 from webapp.services import jobs
 from webapp.settings import get_settings
 app = create_app()
-start = float(sys.argv[1])
+go = sys.argv[1]
+if go:
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.005)
 with app.app_context():
     user = db.session.scalar(db.select(User).filter_by(email="ed@example.org"))
-    time.sleep(max(0.0, start - time.time()))
     job, created = jobs.request_course_draft(user, topic=sys.argv[2], level="beginner",
                                              settings=get_settings(app))
     db.session.commit()
@@ -102,25 +119,54 @@ with app.app_context():
 """
 
 
-def request_draft(worker_env: dict[str, str], topic: str, start: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", REQUEST_SCRIPT, str(start), topic],
+def request_draft(worker_env: dict[str, str], topic: str, go: Path | None = None
+                  ) -> subprocess.Popen:
+    """Ask for a course draft in a new process; with ``go``, it waits for that file."""
+    return subprocess.Popen([sys.executable, "-c", REQUEST_SCRIPT, str(go or ""), topic],
                             env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
+@pytest.fixture(scope="module")
+def migrated_instance(tmp_path_factory, app_settings, reset_schema) -> Path:
+    """An instance folder at the head revision with an editor, made once per module (and
+    xdist worker) in this process; each test works on a copy. The commands that do the
+    same, `tangent db upgrade` and `tangent users create`, are tested in test_commands."""
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    folder = tmp_path_factory.mktemp("worker-template") / "instance"
+    template = create_app(app_settings(instance_path=folder,
+                                       database_url=f"sqlite:///{folder / 'tangent.db'}"))
+    reset_schema(template)
+    with template.app_context():
+        accounts.create_user("ed@example.org", "a long enough password", role="editor")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    # The key the first `tangent` command would have kept there: processes that start
+    # together on a folder without one race to create it.
+    (folder / "secret_key").write_text(secrets.token_urlsafe(48) + "\n")
+    (folder / "secret_key").chmod(0o600)
+    return folder
+
+
 @pytest.fixture
-def instance(env, tmp_path):  # noqa: F811 - the imported fixture
-    assert tangent("db", "upgrade", env=env).returncode == 0
-    created = tangent("users", "create", "ed@example.org", "--role", "editor", "--password",
-                      "a long enough password", env=env)
-    assert created.returncode == 0, created.stderr
+def instance(env, tmp_path, migrated_instance):
+    shutil.copytree(migrated_instance, tmp_path / "instance")
     return env, tmp_path / "instance" / "tangent.db"
 
 
-def test_two_processes_asking_for_one_topic_create_one_job(instance):
+def test_two_processes_asking_for_one_topic_create_one_job(instance, tmp_path):
     worker_env, db_path = instance
-    start = time.time() + 2.0  # both processes have imported the app by then
-    processes = [request_draft(worker_env, "Knots for sailors", start) for _ in range(2)]
+    go = tmp_path / "go"
+    processes = [request_draft(worker_env, "Knots for sailors", go) for _ in range(2)]
+    try:
+        for process in processes:  # both have imported the app and read the user
+            assert process.stdout.readline() == "ready\n", process.stderr.read()
+    finally:
+        go.touch()
     outputs = [p.communicate(timeout=60) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
     answers = sorted(out.split() for out, _ in outputs)
@@ -137,7 +183,7 @@ def test_killing_the_worker_mid_draft_then_restarting_completes_it_once(instance
                       "TANGENT_AI_BASE_URL": server.url, "TANGENT_AI_MODEL": "fake-model",
                       "TANGENT_AI_PRICE_INPUT": "1", "TANGENT_AI_PRICE_OUTPUT": "2",
                       "TANGENT_JOB_STALE_SECONDS": "10"}
-        requested = request_draft(worker_env, "Knots for sailors", time.time())
+        requested = request_draft(worker_env, "Knots for sailors")
         out, err = requested.communicate(timeout=60)
         assert requested.returncode == 0, err
         job_id = int(out.split()[0])
@@ -150,10 +196,10 @@ def test_killing_the_worker_mid_draft_then_restarting_completes_it_once(instance
 
         first = start_worker("first")
         try:
-            # Outline and the first lesson are committed; the second lesson is in flight.
-            wait_for(lambda: query(db_path, "SELECT step_index FROM generation_job")[0][0] >= 2,
-                     60, "the first lesson")
-            time.sleep(LESSON_DELAY / 2)
+            # Outline and the first lesson are committed when the second lesson is asked
+            # for; the fake server holds that answer for LESSON_DELAY, and the kill lands
+            # while it is in flight.
+            wait_for(lambda: len(server.requests) >= 3, 60, "the second lesson's request")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
@@ -161,7 +207,9 @@ def test_killing_the_worker_mid_draft_then_restarting_completes_it_once(instance
         assert status == "running" and step_index < 6
         lessons_before = query(db_path, "SELECT count(*) FROM lesson")[0][0]
 
-        time.sleep(11)  # the dead worker's heartbeat goes stale
+        # The dead worker's heartbeat goes stale: aged past TANGENT_JOB_STALE_SECONDS
+        # rather than waited out.
+        age_heartbeat(db_path, job_id, timedelta(hours=1))
         second = start_worker("second")
         try:
             wait_for(lambda: query(db_path, "SELECT status FROM generation_job")[0][0]
@@ -198,20 +246,18 @@ def test_killing_the_worker_mid_draft_then_restarting_completes_it_once(instance
 
 def test_serve_runs_jobs_in_process(instance, tmp_path):
     """A draft queued while nothing consumes jobs is done by `tangent serve` itself."""
-    from tests.unit.test_commands import _free_port, _wait_until_healthy
-
     worker_env, db_path = instance
-    requested = request_draft(worker_env, "Knots for sailors", time.time())
+    requested = request_draft(worker_env, "Knots for sailors")
     _out, err = requested.communicate(timeout=60)
     assert requested.returncode == 0, err
     assert query(db_path, "SELECT status FROM generation_job") == [("queued",)]
-    port = _free_port()
+    port = free_port()
     with (tmp_path / "serve.log").open("w") as log:
         server = subprocess.Popen([TANGENT, "serve", "--port", str(port)], env=worker_env,
                                   stdout=log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL)
     try:
-        _wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
         wait_for(lambda: query(db_path, "SELECT status FROM generation_job")[0][0]
                  in ("succeeded", "failed"), 60, "the draft to finish under tangent serve")
     finally:

@@ -2,57 +2,52 @@
 
 Extra apps share the session app's database (cleaned after every test by the
 root conftest) unless a test gives them their own; each has its own limiter.
+Like the session app, they are per xdist worker (made from ``app_settings``).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import os
-import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 
 import pytest
 from flask import Flask, abort
+from flask.testing import FlaskClient
 from flask_limiter import Limiter
 from sqlalchemy import create_engine
-from werkzeug.security import generate_password_hash
 
-from tests.conftest import test_settings
+from tests.factories import DEFAULT_PASSWORD
 from webapp import create_app, htmx
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
-from webapp.services import accounts
 from webapp.services.exceptions import PermissionDenied
 
-ON_POSTGRES = (os.environ.get("DATABASE_URL") or "").startswith("postgres")
 UNREACHABLE_URLS = {
     "postgresql-closed-port": "postgresql+psycopg://postgres@127.0.0.1:1/test",
     "sqlite-missing-folder": "sqlite:////nonexistent-tangent-folder/sub/test.db",
 }
-REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-# Cheaper scrypt parameters (they are stored in each hash and honoured when checking).
-# The default costs ~0.1-0.4 s per hash, and these tests sign in and fail a lot.
-FAST_HASH = "scrypt:1024:8:1"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch) -> None:
-    monkeypatch.setattr(accounts, "generate_password_hash",
-                        partial(generate_password_hash, method=FAST_HASH))
-    monkeypatch.setattr(accounts, "_DUMMY_HASH",
-                        generate_password_hash("tangent-timing-equalizer", method=FAST_HASH))
-
-
 def app_limiter(application: Flask) -> Limiter:
     return application.extensions["tangent.limiter"]
 
 
-def reset_limits(application: Flask) -> None:
+def _reset_limits(application: Flask) -> None:
     with application.app_context():
         app_limiter(application).reset()
+
+
+@pytest.fixture(scope="session")
+def reset_limits() -> Callable[[Flask], None]:
+    """``reset_limits(app)``: clear the rate-limit counters of an extra app."""
+    return _reset_limits
+
+
+@pytest.fixture(scope="session")
+def on_postgres(app: Flask) -> bool:
+    """Whether the suite runs on PostgreSQL (``DATABASE_URL``) rather than SQLite."""
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
 
 
 def add_test_routes(application: Flask) -> None:
@@ -122,17 +117,30 @@ def add_test_routes(application: Flask) -> None:
 
 
 @pytest.fixture(scope="session")
-def make_app(app: Flask, tmp_path_factory) -> Iterator[Callable[..., Flask]]:
+def sign_in(login, csrf_token) -> Callable[[FlaskClient, str], str]:
+    """``sign_in(client, email)``: sign in with the default password (asserting it worked)
+    and return a CSRF token of the new session."""
+
+    def sign_in_(client: FlaskClient, email: str) -> str:
+        response = login(client, email, DEFAULT_PASSWORD)
+        assert response.status_code == 303
+        return csrf_token(client, "/account/")
+
+    return sign_in_
+
+
+@pytest.fixture(scope="session")
+def make_app(app: Flask, app_settings) -> Iterator[Callable[..., Flask]]:
     """``make_app(**settings)``: a new app on the shared database (unless told otherwise)."""
     created: list[Flask] = []
 
     def factory(*, routes: bool = False, **overrides) -> Flask:
         overrides.setdefault("database_url", app.config["SQLALCHEMY_DATABASE_URI"])
-        application = create_app(test_settings(tmp_path_factory, **overrides))
+        application = create_app(app_settings(**overrides))
         if routes:
             add_test_routes(application)
         created.append(application)
-        reset_limits(application)
+        _reset_limits(application)
         return application
 
     yield factory
@@ -150,7 +158,7 @@ def _lab_app(make_app) -> Flask:
 @pytest.fixture
 def lab_app(_lab_app: Flask) -> Flask:
     """Small limits (5 requests a minute, 2 KiB bodies) and the failing test routes."""
-    reset_limits(_lab_app)
+    _reset_limits(_lab_app)
     return _lab_app
 
 
@@ -166,7 +174,7 @@ def _https_app(make_app) -> Flask:
 
 @pytest.fixture
 def https_app(_https_app: Flask) -> Flask:
-    reset_limits(_https_app)
+    _reset_limits(_https_app)
     return _https_app
 
 
@@ -177,7 +185,7 @@ def _proxy_app(make_app) -> Flask:
 
 @pytest.fixture
 def proxy_app(_proxy_app: Flask) -> Flask:
-    reset_limits(_proxy_app)
+    _reset_limits(_proxy_app)
     return _proxy_app
 
 
@@ -187,12 +195,16 @@ def down_app(request, make_app) -> Flask:
     return make_app(database_url=UNREACHABLE_URLS[request.param])
 
 
-@contextmanager
-def json_logs(make_app, **overrides) -> Iterator[tuple[Flask, io.StringIO]]:
-    """A new app logging JSON lines at INFO into the returned buffer.
+@pytest.fixture
+def json_logs(make_app) -> Callable[..., AbstractContextManager[tuple[Flask, io.StringIO]]]:
+    """``with json_logs(**settings) as (app, stream)``: a new app logging JSON lines at
+    INFO into ``stream``. Logging is process-wide: the previous app's handler and levels
+    come back after."""
+    return partial(_json_logs, make_app)
 
-    Logging is process-wide: the previous app's handler and levels come back after.
-    """
+
+@contextmanager
+def _json_logs(make_app, **overrides) -> Iterator[tuple[Flask, io.StringIO]]:
     root = logging.getLogger()
     webapp_logger = logging.getLogger("webapp")
     before = [h for h in root.handlers if getattr(h, "_tangent", False)]

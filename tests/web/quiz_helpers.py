@@ -1,5 +1,6 @@
 """A published course with one lesson and a quiz of every question kind, built through
-the real services, and the form data that answers it right or wrong."""
+the real services, and the form data that answers it right or wrong. Signing in is
+the ``sign_in`` fixture (tests/web/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from decimal import Decimal
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.factories import make_user
 from webapp.extensions import db
 from webapp.services import courses, progress, quizzes
 from webapp.services.quizzes import QuestionSpec
@@ -131,13 +131,6 @@ def build_world(
         world.questions[question.kind] = question.id
         world.choices[question.kind] = {c.text: c.id for c in question.choices}
     return world
-
-
-def sign_in(client: FlaskClient, email: str) -> str:
-    """Sign in and return a CSRF token for the new session."""
-    response = login(client, email, DEFAULT_PASSWORD)
-    assert response.status_code == 303
-    return csrf_token(client, "/account/")
 
 
 def start(client: FlaskClient, world: World, token: str, **extra) -> int:

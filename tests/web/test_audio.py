@@ -20,9 +20,7 @@ from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.conftest import login
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
-from tests.web.conftest import reset_limits
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import Course, Lesson, User
 from webapp.models.jobs import AudioAsset
@@ -113,13 +111,13 @@ def _audio_app(make_app) -> Flask:
 
 
 @pytest.fixture
-def audio_app(_audio_app: Flask) -> Flask:
+def audio_app(_audio_app: Flask, reset_limits) -> Flask:
     reset_limits(_audio_app)
     return _audio_app
 
 
 @pytest.fixture
-def world(audio_app):
+def world(audio_app, make_user, make_course, make_learner):
     """A published course with narration of its first lesson, and one user of each kind."""
     with audio_app.app_context():
         owner = make_user("owner@example.org", role="editor")
@@ -127,7 +125,7 @@ def world(audio_app):
         lesson = course.modules[0].lessons[0]
         asset = audio.narrate_lesson(lesson, FakeSpeech(), app_store())
         db.session.commit()
-        enroll(make_user("enrolled@example.org"), course)
+        make_learner("enrolled@example.org", enrolled_in=course)
         make_user("stranger@example.org")
         make_user("other-editor@example.org", role="editor")
         make_user("admin@example.org", role="admin")
@@ -142,12 +140,16 @@ def world(audio_app):
         }
 
 
-def client_for(audio_app, email: str | None):
-    client = audio_app.test_client()
-    if email:
-        response = login(client, email, DEFAULT_PASSWORD)
-        assert response.status_code == 303
-    return client
+@pytest.fixture
+def client_for(login):
+    def client_for_(audio_app, email: str | None):
+        client = audio_app.test_client()
+        if email:
+            response = login(client, email, DEFAULT_PASSWORD)
+            assert response.status_code == 303
+        return client
+
+    return client_for_
 
 
 def user(email: str) -> User:
@@ -161,7 +163,7 @@ def headers_of(response) -> dict[str, str]:
 # --- who may listen ---------------------------------------------------------------------------
 
 
-def test_anonymous_is_sent_to_sign_in_whether_or_not_the_asset_exists(audio_app, world):
+def test_anonymous_is_sent_to_sign_in_whether_or_not_the_asset_exists(audio_app, world, client_for):
     client = client_for(audio_app, None)
     real = client.get(world["url"])
     missing = client.get(f"/audio/{world['id'] + 1000}")
@@ -174,7 +176,7 @@ def test_anonymous_is_sent_to_sign_in_whether_or_not_the_asset_exists(audio_app,
 
 @pytest.mark.parametrize("email", ["enrolled@example.org", "owner@example.org",
                                    "co-editor@example.org", "admin@example.org"])
-def test_allowed_users_get_the_file(audio_app, world, email):
+def test_allowed_users_get_the_file(audio_app, world, email, client_for):
     response = client_for(audio_app, email).get(world["url"])
     assert response.status_code == 200
     assert response.data == world["data"]
@@ -190,7 +192,7 @@ def test_allowed_users_get_the_file(audio_app, world, email):
 
 
 @pytest.mark.parametrize("email", ["stranger@example.org", "other-editor@example.org"])
-def test_others_get_the_same_404_as_for_a_missing_asset(audio_app, world, email):
+def test_others_get_the_same_404_as_for_a_missing_asset(audio_app, world, email, client_for):
     client = client_for(audio_app, email)
     client.get("/")  # shows (and so clears) the sign-in flash message
     forbidden = client.get(world["url"])
@@ -204,7 +206,7 @@ def test_others_get_the_same_404_as_for_a_missing_asset(audio_app, world, email)
     assert client.head(world["url"]).status_code == 404
 
 
-def test_withdrawn_course_is_heard_by_its_editors_only(audio_app, world):
+def test_withdrawn_course_is_heard_by_its_editors_only(audio_app, world, client_for):
     with audio_app.app_context():
         authoring.unpublish(user("owner@example.org"), db.session.get(Course, world["course_id"]))
         db.session.commit()
@@ -217,7 +219,7 @@ def test_withdrawn_course_is_heard_by_its_editors_only(audio_app, world):
 
 
 @pytest.fixture
-def listener(audio_app, world):
+def listener(audio_app, world, client_for):
     return client_for(audio_app, "enrolled@example.org")
 
 
@@ -302,7 +304,7 @@ def test_head_has_the_headers_and_no_body(listener, world):
 # --- offloading to the proxy --------------------------------------------------------------------
 
 
-def test_x_accel_redirect_offload(audio_app, world, listener, monkeypatch):
+def test_x_accel_redirect_offload(audio_app, world, listener, monkeypatch, client_for):
     monkeypatch.setitem(audio_app.config, "TANGENT_AUDIO_OFFLOAD",
                         "x-accel-redirect:/protected-audio/")
     response = listener.get(world["url"])
@@ -346,7 +348,7 @@ def assert_not_leaked(response) -> None:
 
 
 @pytest.mark.parametrize("email", ["admin@example.org", "enrolled@example.org"])
-def test_traversal_strings_in_the_id_are_404(audio_app, world, email):
+def test_traversal_strings_in_the_id_are_404(audio_app, world, email, reset_limits, client_for):
     client = client_for(audio_app, email)
     for value in TRAVERSAL:
         for path in (f"/audio/{value}", f"/audio/{quote(value, safe='')}",
@@ -357,7 +359,7 @@ def test_traversal_strings_in_the_id_are_404(audio_app, world, email):
             assert_not_leaked(response)
 
 
-def test_traversal_strings_in_the_query_change_nothing(audio_app, world):
+def test_traversal_strings_in_the_query_change_nothing(audio_app, world, reset_limits, client_for):
     client = client_for(audio_app, "admin@example.org")
     missing = f"/audio/{world['id'] + 1000}"
     for value in TRAVERSAL:
@@ -380,7 +382,7 @@ def test_traversal_strings_in_the_query_change_nothing(audio_app, world):
     "{prefix}/../../../../../../etc/passwd",
     "{prefix}/{sha}.mp3/../../../../../../etc/passwd",
 ])
-def test_tampered_storage_name_is_never_served(audio_app, world, tampered):
+def test_tampered_storage_name_is_never_served(audio_app, world, tampered, client_for):
     name = tampered.format(prefix=world["sha"][:2], sha=world["sha"])
     with audio_app.app_context():
         db.session.execute(update(AudioAsset).where(AudioAsset.id == world["id"])
@@ -391,7 +393,7 @@ def test_tampered_storage_name_is_never_served(audio_app, world, tampered):
     assert_not_leaked(response)
 
 
-def test_a_store_file_linked_outside_is_not_served(audio_app, world):
+def test_a_store_file_linked_outside_is_not_served(audio_app, world, client_for):
     sha = hashlib.sha256(b"linked to passwd").hexdigest()
     with audio_app.app_context():
         link = app_store().root / sha[:2] / f"{sha}.mp3"
@@ -412,7 +414,7 @@ def test_a_store_file_linked_outside_is_not_served(audio_app, world):
         link.unlink()
 
 
-def test_missing_file_is_404(audio_app, world):
+def test_missing_file_is_404(audio_app, world, client_for):
     with audio_app.app_context():
         path = app_store().path_of(db.session.get(AudioAsset, world["id"]))
     moved = path.with_suffix(".bak")
@@ -427,7 +429,7 @@ def test_missing_file_is_404(audio_app, world):
 # --- the lesson page's player -------------------------------------------------------------------
 
 
-def test_enrolled_learner_gets_the_player_and_section_links(audio_app, world):
+def test_enrolled_learner_gets_the_player_and_section_links(audio_app, world, client_for):
     page = client_for(audio_app, "enrolled@example.org").get(LESSON_URL).get_data(as_text=True)
     url = world["url"]
     assert f'<audio controls preload="none" src="{url}"' in page
@@ -441,7 +443,7 @@ def test_enrolled_learner_gets_the_player_and_section_links(audio_app, world):
     assert "<script>" not in page and " style=" not in page
 
 
-def test_others_see_no_player(audio_app, world):
+def test_others_see_no_player(audio_app, world, client_for):
     stranger = client_for(audio_app, "stranger@example.org").get(LESSON_URL).get_data(
         as_text=True)
     assert "<audio" not in stranger and world["url"] not in stranger
@@ -453,7 +455,7 @@ def test_others_see_no_player(audio_app, world):
     assert "<audio" not in other and "narration.js" not in other  # not narrated
 
 
-def test_editor_hears_it_and_an_edit_retires_the_player(audio_app, world):
+def test_editor_hears_it_and_an_edit_retires_the_player(audio_app, world, client_for):
     owner = client_for(audio_app, "owner@example.org")
     assert f'src="{world["url"]}"' in owner.get(LESSON_URL).get_data(as_text=True)
     with audio_app.app_context():

@@ -9,12 +9,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.jobs import runner
 from webapp.models import Branch, BranchProgress, GenerationJob, User
-from webapp.services import courses
 from webapp.settings import get_settings
 from webapp.web.polling import CARD_LIMIT
 
@@ -23,29 +21,29 @@ LESSON = "/courses/bread/lessons/lesson-1-1"
 
 
 @pytest.fixture
-def world(app):
-    """A published course "Bread" with one lesson; Ada enrolled, Bob enrolled, an editor."""
+def world(app, make_user, make_learner, make_branch_course):
+    """A published course "Bread" with one lesson suggesting the branch "Wild yeast";
+    Ada enrolled, Bob enrolled, an editor."""
     with app.app_context():
-        editor = make_user("ed@example.org", role="editor")
-        course = make_course("Bread", modules=1, lessons=1, sections=3, owner=editor)
-        lesson = course.modules[0].lessons[0]
-        courses.set_lesson_source(None, lesson,
-                                  lesson.source + '\n\n<Branch topic="Wild yeast"/>\n')
-        db.session.commit()
+        course = make_branch_course("Bread", owner=make_user("ed@example.org", role="editor"))
         for email in ("ada@example.org", "bob@example.org"):
-            enroll(make_user(email), course)
+            make_learner(email, enrolled_in=course)
         make_user("eve@example.org")
-        return {"lesson_id": lesson.id}
-
-
-def client_for(app, email: str):
-    client = app.test_client()
-    login(client, email, DEFAULT_PASSWORD)
-    return client
+        return {"lesson_id": course.modules[0].lessons[0].id}
 
 
 @pytest.fixture
-def ada(app, world):
+def client_for(login):
+    def client_for_(app, email: str):
+        client = app.test_client()
+        login(client, email, DEFAULT_PASSWORD)
+        return client
+
+    return client_for_
+
+
+@pytest.fixture
+def ada(app, world, client_for):
     return client_for(app, "ada@example.org")
 
 
@@ -59,11 +57,15 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def ask(client, lesson_id: int, topic: str, *, headers=None, token=True):
-    data = {"topic": topic}
-    if token:
-        data["csrf_token"] = csrf_token(client, LESSON)
-    return client.post(f"/lessons/{lesson_id}/branches", data=data, headers=headers or {})
+@pytest.fixture
+def ask(csrf_token):
+    def ask_(client, lesson_id: int, topic: str, *, headers=None, token=True):
+        data = {"topic": topic}
+        if token:
+            data["csrf_token"] = csrf_token(client, LESSON)
+        return client.post(f"/lessons/{lesson_id}/branches", data=data, headers=headers or {})
+
+    return ask_
 
 
 def only_branch(app) -> tuple[int, int | None]:
@@ -87,7 +89,7 @@ def test_lesson_page_offers_suggestions_and_a_field(ada, world):
     assert "No branch lessons yet." in page
 
 
-def test_lesson_page_for_visitors_and_outsiders(app, client, world):
+def test_lesson_page_for_visitors_and_outsiders(app, client, world, client_for):
     page = text(client.get(LESSON))
     assert "and enroll to ask this lesson" in page and "branch-list" not in page
     eve = client_for(app, "eve@example.org")
@@ -103,7 +105,7 @@ def test_focus_mode_has_no_branch_panel(ada):
 # --- asking -------------------------------------------------------------------------------------
 
 
-def test_ask_without_javascript_lands_on_the_status_page(app, ada, world, paused):
+def test_ask_without_javascript_lands_on_the_status_page(app, ada, world, paused, ask):
     response = ask(ada, world["lesson_id"], "Wild yeast")
     branch_id, job_id = only_branch(app)
     assert response.status_code == 303
@@ -120,7 +122,7 @@ def test_ask_without_javascript_lands_on_the_status_page(app, ada, world, paused
     assert "Refresh status" not in page and "Mark as done" in page
 
 
-def test_ask_with_htmx_returns_the_list_with_a_polling_card(app, ada, world, paused):
+def test_ask_with_htmx_returns_the_list_with_a_polling_card(app, ada, world, paused, ask):
     response = ask(ada, world["lesson_id"], "Wild yeast", headers=HX)
     assert response.status_code == 200
     branch_id, _ = only_branch(app)
@@ -130,7 +132,7 @@ def test_ask_with_htmx_returns_the_list_with_a_polling_card(app, ada, world, pau
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_ask_runs_the_job_and_the_list_shows_the_ready_branch(app, ada, world):
+def test_ask_runs_the_job_and_the_list_shows_the_ready_branch(app, ada, world, ask):
     response = ask(ada, world["lesson_id"], "Wild yeast", headers=HX)
     branch_id, _ = only_branch(app)
     page = text(response)
@@ -140,7 +142,7 @@ def test_ask_runs_the_job_and_the_list_shows_the_ready_branch(app, ada, world):
     assert f'href="/branches/{branch_id}">Going deeper: Wild yeast</a>' in text(ada.get(LESSON))
 
 
-def test_a_second_learner_joins_the_same_branch(app, ada, world, paused):
+def test_a_second_learner_joins_the_same_branch(app, ada, world, paused, ask, client_for):
     ask(ada, world["lesson_id"], "Wild yeast")
     bob = client_for(app, "bob@example.org")
     response = ask(bob, world["lesson_id"], "  WILD   yeast ")
@@ -156,7 +158,7 @@ def test_a_second_learner_joins_the_same_branch(app, ada, world, paused):
     ("x" * 121, "under 120 characters"),
 ])
 @pytest.mark.parametrize("headers", [None, HX])
-def test_bad_topics_are_400(app, ada, world, topic, message, headers):
+def test_bad_topics_are_400(app, ada, world, topic, message, headers, ask):
     response = ask(ada, world["lesson_id"], topic, headers=headers)
     assert response.status_code == 400
     assert message in text(response)
@@ -166,14 +168,14 @@ def test_bad_topics_are_400(app, ada, world, topic, message, headers):
         assert db.session.scalar(select(func.count()).select_from(Branch)) == 0
 
 
-def test_asking_needs_the_csrf_token(app, ada, world):
+def test_asking_needs_the_csrf_token(app, ada, world, ask):
     response = ask(ada, world["lesson_id"], "Wild yeast", token=False)
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Branch)) == 0
 
 
-def test_outsiders_and_visitors_cannot_ask(app, client, world):
+def test_outsiders_and_visitors_cannot_ask(app, client, world, csrf_token, ask, client_for):
     eve = client_for(app, "eve@example.org")
     assert ask(eve, world["lesson_id"], "Wild yeast").status_code == 403
     response = client.post(f"/lessons/{world['lesson_id']}/branches",
@@ -182,7 +184,7 @@ def test_outsiders_and_visitors_cannot_ask(app, client, world):
     assert ask(eve, 987654, "Wild yeast").status_code == 404
 
 
-def test_over_quota_is_429_with_retry_after(app, ada, world, paused):
+def test_over_quota_is_429_with_retry_after(app, ada, world, paused, ask):
     original = get_settings(app)
     app.extensions["tangent.settings"] = replace(original, ai_requests_per_minute=1)
     try:
@@ -199,7 +201,7 @@ def test_over_quota_is_429_with_retry_after(app, ada, world, paused):
 
 
 @pytest.fixture
-def pending(app, ada, world, paused) -> tuple[int, int]:
+def pending(app, ada, world, paused, ask) -> tuple[int, int]:
     ask(ada, world["lesson_id"], "Wild yeast")
     return only_branch(app)
 
@@ -237,7 +239,7 @@ def test_card_of_a_ready_branch_is_286_with_the_branch(app, ada, pending):
     assert "Mark as done" in page
 
 
-def test_card_of_a_cancelled_job_is_286_failed(app, ada, pending):
+def test_card_of_a_cancelled_job_is_286_failed(app, ada, pending, csrf_token):
     branch_id, job_id = pending
     ada.post(f"/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(ada, LESSON)})
     response = ada.get(f"/branches/{branch_id}/card", headers=HX)
@@ -266,7 +268,7 @@ def test_card_polls_are_rate_limited(ada, pending):
     assert ada.get(f"/branches/{branch_id}").status_code == 200
 
 
-def test_other_learners_get_404(app, pending):
+def test_other_learners_get_404(app, pending, csrf_token, client_for):
     branch_id, _ = pending
     for email in ("bob@example.org", "eve@example.org"):
         other = client_for(app, email)
@@ -280,12 +282,12 @@ def test_other_learners_get_404(app, pending):
 
 
 @pytest.fixture
-def ready_branch(app, ada, world) -> int:
+def ready_branch(app, ada, world, ask) -> int:
     ask(ada, world["lesson_id"], "Wild yeast")  # runs at once (immediate mode)
     return only_branch(app)[0]
 
 
-def test_mark_as_done_with_htmx(app, ada, ready_branch):
+def test_mark_as_done_with_htmx(app, ada, ready_branch, csrf_token):
     response = ada.post(f"/branches/{ready_branch}/complete",
                         data={"csrf_token": csrf_token(ada, LESSON)}, headers=HX)
     assert response.status_code == 200
@@ -296,7 +298,7 @@ def test_mark_as_done_with_htmx(app, ada, ready_branch):
     assert "<span class=\"badge\">Done</span>" in text(ada.get(LESSON))
 
 
-def test_mark_as_done_without_javascript(ada, ready_branch):
+def test_mark_as_done_without_javascript(ada, ready_branch, csrf_token):
     response = ada.post(f"/branches/{ready_branch}/complete",
                         data={"csrf_token": csrf_token(ada, LESSON)})
     assert response.status_code == 303
@@ -307,7 +309,7 @@ def test_mark_as_done_needs_the_csrf_token(ada, ready_branch):
     assert ada.post(f"/branches/{ready_branch}/complete").status_code == 400
 
 
-def test_editor_promotes_a_branch_to_the_course(app, ada, ready_branch):
+def test_editor_promotes_a_branch_to_the_course(app, ada, ready_branch, csrf_token, client_for):
     assert "Promote" not in text(ada.get(f"/branches/{ready_branch}"))
     assert ada.post(f"/branches/{ready_branch}/promote",
                     data={"csrf_token": csrf_token(ada, LESSON)}).status_code == 403

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from tests.web.quiz_helpers import build_world, question_specs, sign_in, start, submit
+from tests.web.quiz_helpers import build_world, question_specs, start, submit
 from webapp.extensions import db
 from webapp.models import Certificate, Course, Module, User
 from webapp.services import progress, quizzes
@@ -36,7 +36,7 @@ def _pass_quiz(client, world, token) -> int:
     return attempt_id
 
 
-def test_sections_then_passing_the_quiz_issues_exactly_one_certificate(app, client):
+def test_sections_then_passing_the_quiz_issues_exactly_one_certificate(app, client, sign_in):
     with app.app_context():
         world = build_world(display_name="Ada Lovelace")
     _complete_sections(app, world)
@@ -55,7 +55,7 @@ def test_sections_then_passing_the_quiz_issues_exactly_one_certificate(app, clie
     assert len(_certificates(app, world.user_id)) == 1
 
 
-def test_passing_first_then_finishing_the_sections_issues_the_certificate(app, client):
+def test_passing_first_then_finishing_the_sections_issues_the_certificate(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -67,7 +67,7 @@ def test_passing_first_then_finishing_the_sections_issues_the_certificate(app, c
     assert len(_certificates(app, world.user_id)) == 1
 
 
-def test_no_certificate_for_a_failed_quiz_or_unfinished_sections(app, client):
+def test_no_certificate_for_a_failed_quiz_or_unfinished_sections(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -77,7 +77,7 @@ def test_no_certificate_for_a_failed_quiz_or_unfinished_sections(app, client):
     assert _certificates(app, world.user_id) == []
 
 
-def test_every_quiz_of_the_course_must_be_passed(app, client):
+def test_every_quiz_of_the_course_must_be_passed(app, client, sign_in):
     with app.app_context():
         world = build_world()
         module = db.session.scalar(select(Module).where(Module.course_id == world.course_id))
@@ -96,7 +96,7 @@ def test_every_quiz_of_the_course_must_be_passed(app, client):
     assert len(_certificates(app, world.user_id)) == 1
 
 
-def test_public_certificate_page_shows_the_certificate_and_nothing_else(app, client):
+def test_public_certificate_page_shows_the_certificate_and_nothing_else(app, client, sign_in):
     with app.app_context():
         world = build_world(email="ada@example.org", display_name="Ada Lovelace",
                             title="Analytical Engines")
@@ -130,7 +130,7 @@ def test_public_certificate_page_shows_the_certificate_and_nothing_else(app, cli
     assert "Sign in" in page  # the anonymous visitor's own header, nothing personal
 
 
-def test_certificate_keeps_the_name_it_was_issued_with(app, client):
+def test_certificate_keeps_the_name_it_was_issued_with(app, client, sign_in):
     with app.app_context():
         world = build_world(display_name="Ada Byron")
     _complete_sections(app, world)
@@ -149,7 +149,7 @@ def test_unknown_or_malformed_codes_are_404(app, client):
     assert client.get("/certificates/" + "x" * 40).status_code == 404
 
 
-def test_codes_are_long_random_and_distinct(app, client):
+def test_codes_are_long_random_and_distinct(app, client, sign_in):
     with app.app_context():
         first = build_world()
         second = build_world(title="Second course")

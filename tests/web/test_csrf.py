@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import User
@@ -27,7 +26,7 @@ def test_post_routes_are_discovered(app):
 
 
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
-def test_every_post_route_without_a_token_is_refused(app, client, signed_in):
+def test_every_post_route_without_a_token_is_refused(app, client, signed_in, login):
     with app.app_context():
         make_user("csrf@example.org")
     if signed_in:
@@ -43,7 +42,7 @@ def test_every_post_route_without_a_token_is_refused(app, client, signed_in):
             assert db.session.query(User).one().display_name == "csrf"
 
 
-def test_token_from_another_session_is_refused(app, client):
+def test_token_from_another_session_is_refused(app, client, csrf_token):
     other = app.test_client()
     token = csrf_token(other)
     client.get("/login")
@@ -55,7 +54,7 @@ def test_token_from_another_session_is_refused(app, client):
         assert db.session.query(User).count() == 0
 
 
-def test_htmx_header_token_is_accepted(app, htmx_client):
+def test_htmx_header_token_is_accepted(app, htmx_client, csrf_token):
     with app.app_context():
         make_user("htmx@example.org")
     token = csrf_token(htmx_client)

@@ -9,7 +9,6 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import (
@@ -25,7 +24,7 @@ from webapp.services import authoring
 
 
 @pytest.fixture
-def editor_client(app, client):
+def editor_client(app, client, login):
     with app.app_context():
         make_user("ed@example.org", role="editor", display_name="Ed")
     login(client, "ed@example.org", DEFAULT_PASSWORD)
@@ -45,8 +44,12 @@ def draft(app, editor_client):
         return {"course": course.id, "module": module.id, "lesson": lesson.id}
 
 
-def token(client, path="/edit/") -> str:
-    return csrf_token(client, path)
+@pytest.fixture
+def token(csrf_token):
+    def token_(client, path="/edit/") -> str:
+        return csrf_token(client, path)
+
+    return token_
 
 
 def text(response) -> str:
@@ -62,7 +65,7 @@ def test_anonymous_is_sent_to_login(client, app):
     assert "/login" in response.headers["Location"]
 
 
-def test_learners_get_403(client, app):
+def test_learners_get_403(client, app, login):
     with app.app_context():
         make_user("learner@example.org")
     login(client, "learner@example.org", DEFAULT_PASSWORD)
@@ -70,7 +73,7 @@ def test_learners_get_403(client, app):
     assert client.get("/edit/courses/new").status_code == 403
 
 
-def test_other_editors_get_403_until_invited(app, client, draft):
+def test_other_editors_get_403_until_invited(app, client, draft, login):
     with app.app_context():
         make_user("other@example.org", role="editor")
     other = app.test_client()
@@ -93,7 +96,7 @@ def test_index_empty_state_and_nav_link(editor_client):
     assert 'href="/edit/"' in text(editor_client.get("/dashboard"))
 
 
-def test_create_course_and_validation(app, editor_client):
+def test_create_course_and_validation(app, editor_client, token):
     csrf = token(editor_client, "/edit/courses/new")
     bad = editor_client.post("/edit/courses/new", data={"csrf_token": csrf, "title": "",
                                                        "level": "beginner"})
@@ -111,7 +114,7 @@ def test_create_course_and_validation(app, editor_client):
     assert "No modules yet" in page and "Course created as a draft" in page
 
 
-def test_metadata_save_and_conflict_page(app, editor_client, draft):
+def test_metadata_save_and_conflict_page(app, editor_client, draft, token):
     url = f"/edit/courses/{draft['course']}"
     csrf = token(editor_client, url)
     form = {"csrf_token": csrf, "title": "Authoring 102", "summary": "", "level": "beginner",
@@ -124,7 +127,7 @@ def test_metadata_save_and_conflict_page(app, editor_client, draft):
     assert 'name="version" type="hidden" value="2"' in page
 
 
-def test_publish_with_checks_then_unpublish(app, editor_client, draft):
+def test_publish_with_checks_then_unpublish(app, editor_client, draft, token):
     url = f"/edit/courses/{draft['course']}"
     csrf = token(editor_client, url)
     with app.app_context():
@@ -158,7 +161,7 @@ def test_posts_without_csrf_are_refused(editor_client, draft):
 # --- outline --------------------------------------------------------------------------------
 
 
-def test_outline_edits_full_page_and_htmx_partial(app, editor_client, draft):
+def test_outline_edits_full_page_and_htmx_partial(app, editor_client, draft, token):
     url = f"/edit/courses/{draft['course']}"
     csrf = token(editor_client, url)
     added = editor_client.post(f"{url}/modules", data={"csrf_token": csrf, "title": "Second"})
@@ -192,7 +195,7 @@ def test_outline_edits_full_page_and_htmx_partial(app, editor_client, draft):
         assert db.session.get(Lesson, new_id).module_id == draft["module"]
 
 
-def test_delete_needs_confirmation(app, editor_client, draft):
+def test_delete_needs_confirmation(app, editor_client, draft, token):
     confirm = editor_client.get(f"/edit/lessons/{draft['lesson']}/delete")
     assert confirm.status_code == 200
     assert "cannot be undone" in text(confirm)
@@ -209,7 +212,7 @@ def test_delete_needs_confirmation(app, editor_client, draft):
 # --- the lesson editor --------------------------------------------------------------------------
 
 
-def test_lesson_editor_preview_and_findings(editor_client, draft):
+def test_lesson_editor_preview_and_findings(editor_client, draft, token):
     url = f"/edit/lessons/{draft['lesson']}"
     page = text(editor_client.get(url))
     assert 'id="preview"' in page and "hx-post" in page and "Body." in page
@@ -232,7 +235,7 @@ def test_lesson_editor_preview_and_findings(editor_client, draft):
     assert "Version 1" in text(editor_client.get(url))
 
 
-def test_save_then_stale_save_conflict_page_keeps_both_texts(app, editor_client, draft):
+def test_save_then_stale_save_conflict_page_keeps_both_texts(app, editor_client, draft, token):
     url = f"/edit/lessons/{draft['lesson']}"
     csrf = token(editor_client, url)
     saved = editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
@@ -249,7 +252,7 @@ def test_save_then_stale_save_conflict_page_keeps_both_texts(app, editor_client,
         assert db.session.get(Lesson, draft["lesson"]).source == "Theirs.\n"
 
 
-def test_oversized_source_is_a_form_error(app, editor_client, draft):
+def test_oversized_source_is_a_form_error(app, editor_client, draft, token):
     url = f"/edit/lessons/{draft['lesson']}"
     csrf = token(editor_client, url)
     response = editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
@@ -258,7 +261,7 @@ def test_oversized_source_is_a_form_error(app, editor_client, draft):
     assert "the limit is 200 KB" in text(response)
 
 
-def test_history_diff_and_restore(app, editor_client, draft):
+def test_history_diff_and_restore(app, editor_client, draft, token):
     url = f"/edit/lessons/{draft['lesson']}"
     csrf = token(editor_client, url)
     editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
@@ -292,7 +295,7 @@ def test_course_history_page(editor_client, draft):
 # --- co-editors ---------------------------------------------------------------------------------
 
 
-def test_invite_and_remove_coeditor(app, editor_client, draft):
+def test_invite_and_remove_coeditor(app, editor_client, draft, login, token):
     with app.app_context():
         make_user("co@example.org", role="editor")
         make_user("learner@example.org")

@@ -13,14 +13,13 @@ import threading
 
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import Lesson, LessonRevision
 from webapp.services import authoring
 
 
-def test_concurrent_saves_one_wins_other_gets_conflict_page(app):
+def test_concurrent_saves_one_wins_other_gets_conflict_page(app, csrf_token, login):
     with app.app_context():
         owner = make_user("owner@example.org", role="editor")
         make_user("co@example.org", role="editor")

@@ -10,7 +10,6 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_user
 from tests.unit.test_packages import (
     build_zip,
@@ -34,7 +33,7 @@ def _user(email: str) -> User:
 
 
 @pytest.fixture
-def editor_client(app, client):
+def editor_client(app, client, login):
     with app.app_context():
         make_user("ed@example.org", role="editor", display_name="Ed")
     login(client, "ed@example.org", DEFAULT_PASSWORD)
@@ -48,12 +47,16 @@ def course_id(app, editor_client) -> int:
         return make_rich_course(_user("ed@example.org")).id
 
 
-def _upload(client, url: str, data: bytes, *, form_page: str = "/edit/import",
-            filename: str = "course.zip"):
-    token = csrf_token(client, form_page)
-    return client.post(url, data={"csrf_token": token,
-                                  "package": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+@pytest.fixture
+def _upload(csrf_token):
+    def _upload_(client, url: str, data: bytes, *, form_page: str = "/edit/import",
+                filename: str = "course.zip"):
+        token = csrf_token(client, form_page)
+        return client.post(url, data={"csrf_token": token,
+                                      "package": (io.BytesIO(data), filename)},
+                           content_type="multipart/form-data")
+
+    return _upload_
 
 
 # --- the package page and export -----------------------------------------------------------
@@ -107,7 +110,7 @@ def test_import_page_has_an_upload_form(editor_client):
     assert 'name="package"' in page and 'accept=".zip,application/zip"' in page
 
 
-def test_import_creates_a_draft_and_redirects_to_it(app, editor_client, course_id):
+def test_import_creates_a_draft_and_redirects_to_it(app, editor_client, course_id, _upload):
     data = editor_client.get(f"/edit/courses/{course_id}/export.zip").data
     response = _upload(editor_client, "/edit/import", data)
     assert response.status_code == 303
@@ -123,7 +126,7 @@ def test_import_creates_a_draft_and_redirects_to_it(app, editor_client, course_i
     assert f"because “{original.slug}” is taken" in page
 
 
-def test_import_keeps_a_free_slug(app, editor_client):
+def test_import_keeps_a_free_slug(app, editor_client, _upload):
     response = _upload(editor_client, "/edit/import", build_zip(package_files()))
     assert response.status_code == 303
     page = text(editor_client.get(response.headers["Location"]))
@@ -133,7 +136,7 @@ def test_import_keeps_a_free_slug(app, editor_client):
 
 
 def test_an_invalid_package_gets_a_report_and_nothing_is_written(app, editor_client,
-                                                                 course_id):
+                                                                 course_id, _upload):
     files = package_files(**{"lessons__01-one_dot_md": "no front matter <b>here</b>",
                              "notes_dot_txt": "stray"})
     manifest = json.loads(files["course.json"])
@@ -156,13 +159,13 @@ def test_an_invalid_package_gets_a_report_and_nothing_is_written(app, editor_cli
         assert counts() == before
 
 
-def test_not_a_zip_is_reported(editor_client):
+def test_not_a_zip_is_reported(editor_client, _upload):
     response = _upload(editor_client, "/edit/import", b"hello", filename="notes.zip")
     assert response.status_code == 400
     assert "This is not a zip file, or it is damaged." in text(response)
 
 
-def test_import_without_a_file_is_a_form_error(editor_client):
+def test_import_without_a_file_is_a_form_error(editor_client, csrf_token):
     token = csrf_token(editor_client, "/edit/import")
     response = editor_client.post("/edit/import", data={"csrf_token": token},
                                   content_type="multipart/form-data")
@@ -194,7 +197,7 @@ def _changed_package(data: bytes) -> bytes:
 
 
 def test_replace_keeps_a_learners_progress_on_an_unchanged_lesson(app, editor_client,
-                                                                   course_id):
+                                                                   course_id, _upload):
     with app.app_context():
         ed = _user("ed@example.org")
         course = db.session.get(Course, course_id)
@@ -229,7 +232,7 @@ def test_replace_keeps_a_learners_progress_on_an_unchanged_lesson(app, editor_cl
         assert lessons[1].sections[-1].title == "One more thing"
 
 
-def test_replace_with_an_invalid_package_changes_nothing(app, editor_client, course_id):
+def test_replace_with_an_invalid_package_changes_nothing(app, editor_client, course_id, _upload):
     with app.app_context():
         before, shot = counts(), snapshot(course_id)
     response = _upload(editor_client, f"/edit/courses/{course_id}/import",
@@ -243,7 +246,7 @@ def test_replace_with_an_invalid_package_changes_nothing(app, editor_client, cou
         assert counts() == before and snapshot(course_id) == shot
 
 
-def test_a_published_course_cannot_be_replaced(app, editor_client, course_id):
+def test_a_published_course_cannot_be_replaced(app, editor_client, course_id, _upload):
     with app.app_context():
         authoring.publish(_user("ed@example.org"), db.session.get(Course, course_id))
         db.session.commit()
@@ -266,7 +269,7 @@ def _paths(course_id: int) -> list[tuple[str, str]]:
             ("post", f"/edit/courses/{course_id}/import")]
 
 
-def test_learners_get_403(app, client, course_id):
+def test_learners_get_403(app, client, course_id, csrf_token, login):
     with app.app_context():
         make_user("learner@example.org")
     learner = app.test_client()
@@ -277,7 +280,7 @@ def test_learners_get_403(app, client, course_id):
         assert response.status_code == 403, path
 
 
-def test_editors_who_do_not_edit_the_course_get_403(app, course_id):
+def test_editors_who_do_not_edit_the_course_get_403(app, course_id, login, _upload):
     with app.app_context():
         make_user("other@example.org", role="editor")
         before = counts()
@@ -292,7 +295,7 @@ def test_editors_who_do_not_edit_the_course_get_403(app, course_id):
         assert counts() == before
 
 
-def test_co_editors_may_export_and_replace(app, course_id):
+def test_co_editors_may_export_and_replace(app, course_id, login, _upload):
     with app.app_context():
         ed = _user("ed@example.org")
         co = make_user("co@example.org", role="editor")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from tests.factories import enroll, make_course, make_quiz, make_user
-from tests.web.quiz_helpers import sign_in, start, submit
+from tests.web.quiz_helpers import start, submit
 from webapp.extensions import db
 from webapp.models import (
     Answer,
@@ -53,7 +53,7 @@ def setup(app) -> Setup:
 
 
 @pytest.fixture
-def token(client, setup) -> str:
+def token(client, setup, sign_in) -> str:
     """The editor is signed in; their CSRF token."""
     return sign_in(client, setup.editor_email)
 
@@ -139,7 +139,7 @@ def test_quizzes_page_shows_question_and_attempt_counts(app, client, setup, toke
     assert page.count("No quiz in this module.") == 1
 
 
-def test_course_without_modules_has_an_empty_state(app, client):
+def test_course_without_modules_has_an_empty_state(app, client, sign_in):
     with app.app_context():
         editor = make_user(role="editor")
         email, course_id = editor.email, make_course(owner=editor, publish=False, modules=0).id
@@ -161,7 +161,7 @@ def test_new_quiz_form_preselects_the_module(app, client, setup, token):
 # --- a quiz with every kind of question, then a learner takes it ------------------------------
 
 
-def test_every_kind_through_the_forms_is_stored_and_graded(app, client, setup, token):
+def test_every_kind_through_the_forms_is_stored_and_graded(app, client, setup, token, sign_in):
     quiz_id = _new_quiz(client, setup, token)
     page = _page(client.get(f"/edit/quizzes/{quiz_id}"))
     assert "No questions yet" in page
@@ -596,25 +596,31 @@ def test_move_past_either_end_changes_nothing(app, client, token, three):
 # --- deleting ---------------------------------------------------------------------------------
 
 
-def _learner_answers(app, setup, quiz_id) -> str:
-    """Publish the course; a learner submits one attempt answering everything. Their email."""
-    with app.app_context():
-        course = db.session.get(Course, setup.course_id)
-        courses.publish_course(None, course)
-        learner = make_user()
-        enroll(learner, course)
-        email = learner.email
-    learner_client = app.test_client()
-    learner_token = sign_in(learner_client, email)
-    attempt_id = start(learner_client, _World(quiz_id), learner_token)
-    with app.app_context():
-        quiz = db.session.get(Quiz, quiz_id)
-        answers = [(f"q{q.id}", str(q.choices[0].id)) for q in quiz.questions if q.choices]
-    assert submit(learner_client, attempt_id, learner_token, answers).status_code == 303
-    return email
+@pytest.fixture
+def _learner_answers(make_user, sign_in):
+    def _learner_answers_(app, setup, quiz_id) -> str:
+        """Publish the course; a learner submits one attempt answering everything. Their email."""
+        with app.app_context():
+            course = db.session.get(Course, setup.course_id)
+            courses.publish_course(None, course)
+            learner = make_user()
+            enroll(learner, course)
+            email = learner.email
+        learner_client = app.test_client()
+        learner_token = sign_in(learner_client, email)
+        attempt_id = start(learner_client, _World(quiz_id), learner_token)
+        with app.app_context():
+            quiz = db.session.get(Quiz, quiz_id)
+            answers = [(f"q{q.id}", str(q.choices[0].id)) for q in quiz.questions if q.choices]
+        assert submit(learner_client, attempt_id, learner_token, answers).status_code == 303
+        return email
+
+    return _learner_answers_
 
 
-def test_delete_question_asks_first_and_states_what_is_lost(app, client, token, setup, three):
+def test_delete_question_asks_first_and_states_what_is_lost(
+    app, client, token, setup, three, _learner_answers
+):
     quiz_id, (first, second, third) = three
     _learner_answers(app, setup, quiz_id)
     page = html.unescape(_page(client.get(f"/edit/questions/{second}/delete")))
@@ -650,7 +656,9 @@ def test_last_question_of_a_published_quiz_stays(app, client, token, setup):
     assert _question_ids(app, quiz_id) == [question_id]
 
 
-def test_delete_quiz_asks_first_and_deletes_attempts(app, client, token, setup, three):
+def test_delete_quiz_asks_first_and_deletes_attempts(
+    app, client, token, setup, three, _learner_answers
+):
     quiz_id, _ids = three
     with app.app_context():
         lesson = db.session.scalars(select(Lesson).where(Lesson.course_id == setup.course_id)
@@ -687,7 +695,7 @@ def _pages(quiz_id, question_id, course_id) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["learner", "editor"])
-def test_learners_and_other_editors_get_403(app, client, setup, token, role):
+def test_learners_and_other_editors_get_403(app, client, setup, token, role, sign_in):
     quiz_id = _new_quiz(client, setup, token)
     _add_question(client, quiz_id, token, "single")
     (question_id,) = _question_ids(app, quiz_id)
@@ -717,7 +725,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(app, client, setup):
     assert "/login" in response.headers["Location"]
 
 
-def test_admin_and_co_editor_may_edit(app, client, setup, token):
+def test_admin_and_co_editor_may_edit(app, client, setup, token, sign_in):
     quiz_id = _new_quiz(client, setup, token)
     with app.app_context():
         admin = make_user(role="admin").email

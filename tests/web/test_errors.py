@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 TITLES = {
@@ -127,7 +126,7 @@ def test_unexpected_error_is_logged_for_the_operator(lab_client, caplog):
     assert record.exc_info and "secret-token-abc123" in str(record.exc_info[1])
 
 
-def test_app_keeps_working_after_database_errors(app, lab_app, lab_client):
+def test_app_keeps_working_after_database_errors(app, lab_app, lab_client, login):
     assert lab_client.get("/_test/unique").status_code == 409
     assert lab_client.get("/_test/foreign-key").status_code == 400
     with app.app_context():
@@ -160,7 +159,7 @@ def test_signed_in_pages_answer_503_when_the_database_is_down(down_app):
     assert "<html" not in partial.get_data(as_text=True)
 
 
-def test_forms_answer_503_when_the_database_is_down(down_app):
+def test_forms_answer_503_when_the_database_is_down(down_app, csrf_token):
     client = down_app.test_client()
     token = csrf_token(client)  # the form itself needs no database
     response = client.post("/login", data={

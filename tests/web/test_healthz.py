@@ -11,7 +11,6 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, make_url, text
 
-from tests.web.conftest import ON_POSTGRES
 from webapp.extensions import db
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -34,9 +33,9 @@ def test_healthy(client):
 
 
 @pytest.fixture
-def own_database(app, tmp_path) -> Iterator[str]:
+def own_database(app, tmp_path, on_postgres) -> Iterator[str]:
     """A URL for an empty database of the backend under test, dropped afterwards."""
-    if not ON_POSTGRES:
+    if not on_postgres:
         yield f"sqlite:///{tmp_path / 'own.db'}"
         return
     base = app.config["SQLALCHEMY_DATABASE_URI"]

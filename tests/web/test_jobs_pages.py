@@ -16,8 +16,7 @@ import pytest
 from flask import render_template
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import Course, GenerationJob, ProviderCall, User
 from webapp.models.base import utcnow
@@ -29,21 +28,25 @@ HX = {"HX-Request": "true"}
 _n = itertools.count(1)
 
 
-def signed_in(app, email: str, role: str):
-    with app.app_context():
-        make_user(email, role=role, display_name=email.split("@")[0].capitalize())
-    client = app.test_client()
-    login(client, email, DEFAULT_PASSWORD)
-    return client
+@pytest.fixture
+def signed_in(login, make_user):
+    def signed_in_(app, email: str, role: str):
+        with app.app_context():
+            make_user(email, role=role, display_name=email.split("@")[0].capitalize())
+        client = app.test_client()
+        login(client, email, DEFAULT_PASSWORD)
+        return client
+
+    return signed_in_
 
 
 @pytest.fixture
-def ed(app):
+def ed(app, signed_in):
     return signed_in(app, "ed@example.org", "editor")
 
 
 @pytest.fixture
-def admin(app):
+def admin(app, signed_in):
     return signed_in(app, "admin@example.org", "admin")
 
 
@@ -84,10 +87,14 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def post_draft(client, topic: str, level: str = "beginner", **kwargs):
-    token = csrf_token(client, "/edit/drafts/new")
-    return client.post("/edit/drafts/new", data={"topic": topic, "level": level,
-                                                 "csrf_token": token}, **kwargs)
+@pytest.fixture
+def post_draft(csrf_token):
+    def post_draft_(client, topic: str, level: str = "beginner", **kwargs):
+        token = csrf_token(client, "/edit/drafts/new")
+        return client.post("/edit/drafts/new", data={"topic": topic, "level": level,
+                                                     "csrf_token": token}, **kwargs)
+
+    return post_draft_
 
 
 # --- asking for a draft ----------------------------------------------------------------------
@@ -107,7 +114,7 @@ def test_draft_form_explains_what_happens(ed):
     ("", "Say what the course should be about."),
     ("abc\x07def", "The topic contains control characters."),  # the service's own check
 ])
-def test_draft_form_validation_is_400(app, ed, topic, message):
+def test_draft_form_validation_is_400(app, ed, topic, message, post_draft):
     response = post_draft(ed, topic)
     assert response.status_code == 400
     assert message in text(response)
@@ -115,12 +122,12 @@ def test_draft_form_validation_is_400(app, ed, topic, message):
     assert count_jobs(app) == 0
 
 
-def test_draft_form_refuses_an_unknown_level(app, ed):
+def test_draft_form_refuses_an_unknown_level(app, ed, post_draft):
     response = post_draft(ed, "Bread baking", level="expert")
     assert response.status_code == 400 and count_jobs(app) == 0
 
 
-def test_over_quota_is_429_with_retry_after_and_no_job(app, ed, settings_override):
+def test_over_quota_is_429_with_retry_after_and_no_job(app, ed, settings_override, post_draft):
     settings_override(ai_requests_per_minute=1)
     make_job(app, status="succeeded")
     response = post_draft(ed, "Bread baking")
@@ -132,7 +139,7 @@ def test_over_quota_is_429_with_retry_after_and_no_job(app, ed, settings_overrid
     assert count_jobs(app) == 1
 
 
-def test_a_draft_runs_with_the_scaffold_provider(app, ed):
+def test_a_draft_runs_with_the_scaffold_provider(app, ed, post_draft):
     response = post_draft(ed, "Bread baking", level="intermediate")
     assert response.status_code == 303
     match = re.fullmatch(r"/jobs/(\d+)", response.headers["Location"])
@@ -153,7 +160,7 @@ def test_a_draft_runs_with_the_scaffold_provider(app, ed):
     assert "hx-trigger" not in page and "Refresh status" not in page
 
 
-def test_an_active_draft_for_the_same_topic_is_reused(app, ed):
+def test_an_active_draft_for_the_same_topic_is_reused(app, ed, post_draft):
     job_id = make_job(app, status="running")
     with app.app_context():
         db.session.get(GenerationJob, job_id).subject_key = "course:bread baking"
@@ -264,7 +271,7 @@ def test_card_polls_are_rate_limited(app, ed):
 # --- cancelling --------------------------------------------------------------------------------
 
 
-def test_cancel_a_queued_job_without_javascript(app, ed):
+def test_cancel_a_queued_job_without_javascript(app, ed, csrf_token):
     job_id = make_job(app, status="queued")
     token = csrf_token(ed, f"/jobs/{job_id}")
     response = ed.post(f"/jobs/{job_id}/cancel", data={"csrf_token": token})
@@ -277,7 +284,7 @@ def test_cancel_a_queued_job_without_javascript(app, ed):
     assert again.status_code == 400 and "already finished" in text(again)
 
 
-def test_cancel_with_htmx_swaps_the_card(app, ed):
+def test_cancel_with_htmx_swaps_the_card(app, ed, csrf_token):
     queued = make_job(app, status="queued")
     running = make_job(app, step="lesson:1:0", step_index=3, step_count=6)
     token = csrf_token(ed, f"/jobs/{queued}")
@@ -305,7 +312,7 @@ def test_cancel_needs_the_csrf_token(app, ed):
 # --- permissions -------------------------------------------------------------------------------
 
 
-def test_other_editors_cannot_see_or_cancel_a_job(app, ed):
+def test_other_editors_cannot_see_or_cancel_a_job(app, ed, csrf_token, signed_in):
     job_id = make_job(app, status="queued", topic="Ed's secret topic")
     other = signed_in(app, "other@example.org", "editor")
     assert other.get(f"/jobs/{job_id}").status_code == 404
@@ -317,7 +324,7 @@ def test_other_editors_cannot_see_or_cancel_a_job(app, ed):
     assert other.get("/jobs/999999").status_code == 404
 
 
-def test_learners_cannot_ask_for_drafts(app):
+def test_learners_cannot_ask_for_drafts(app, csrf_token, signed_in):
     learner = signed_in(app, "lea@example.org", "learner")
     assert learner.get("/edit/drafts/new").status_code == 403
     assert learner.get("/edit/drafts").status_code == 403
@@ -327,7 +334,7 @@ def test_learners_cannot_ask_for_drafts(app):
     assert count_jobs(app) == 0
 
 
-def test_learners_follow_their_own_branch_jobs(app):
+def test_learners_follow_their_own_branch_jobs(app, signed_in):
     learner = signed_in(app, "lea@example.org", "learner")
     job_id = make_job(app, "lea@example.org", kind="branch", topic="Why knots hold")
     page = text(learner.get(f"/jobs/{job_id}"))
@@ -347,7 +354,7 @@ def test_admin_pages_are_for_admins(app, ed):
         assert ed.get(path).status_code == 403
 
 
-def test_admins_see_and_cancel_anyones_job(app, ed, admin):
+def test_admins_see_and_cancel_anyones_job(app, ed, admin, csrf_token):
     job_id = make_job(app, status="queued")
     assert admin.get(f"/jobs/{job_id}").status_code == 200
     token = csrf_token(admin, f"/jobs/{job_id}")
@@ -363,7 +370,7 @@ def test_drafts_list_empty_state(ed):
     assert "No AI drafts yet." in page and 'href="/edit/drafts/new"' in page
 
 
-def test_drafts_list_shows_active_jobs_first_and_pages(app, ed):
+def test_drafts_list_shows_active_jobs_first_and_pages(app, ed, signed_in):
     finished = [make_job(app, status="succeeded", topic=f"Done {n}") for n in range(52)]
     running = make_job(app, topic="Still running")
     signed_in(app, "other@example.org", "editor")
@@ -405,7 +412,7 @@ def test_admin_jobs_page(app, ed, admin):
     assert bad.status_code == 400 and "Status must be one of" in text(bad)
 
 
-def test_admin_jobs_page_queries_do_not_grow(app, ed, admin, query_counter):
+def test_admin_jobs_page_queries_do_not_grow(app, ed, admin, query_counter, signed_in):
     def measure() -> int:
         with query_counter() as counted:
             assert admin.get("/admin/jobs").status_code == 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
 from webapp.services import progress
@@ -132,7 +131,7 @@ def test_pagination_keeps_the_filters(app, client):
     assert len(rest) == 2 and all(s.startswith("rust-") for s in rest)
 
 
-def test_enrolled_and_progress_badges(app, client):
+def test_enrolled_and_progress_badges(app, client, login):
     with app.app_context():
         user = make_user("ada@example.org")
         taken = make_course("Taken", modules=1, lessons=1, sections=4)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz, make_user
+from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz
 from webapp.extensions import db
 from webapp.models import CoursePrerequisite, Enrollment
 from webapp.services import progress
@@ -19,14 +18,18 @@ def course(app):
         return {"slug": course.slug, "id": course.id}
 
 
-def signed_in(app, client, email="ada@example.org", enrolled_in=None):
-    with app.app_context():
-        user = make_user(email)
-        if enrolled_in is not None:
-            from webapp.models import Course
+@pytest.fixture
+def signed_in(login, make_user):
+    def signed_in_(app, client, email="ada@example.org", enrolled_in=None):
+        with app.app_context():
+            user = make_user(email)
+            if enrolled_in is not None:
+                from webapp.models import Course
 
-            enroll(user, db.session.get(Course, enrolled_in))
-    login(client, email, DEFAULT_PASSWORD)
+                enroll(user, db.session.get(Course, enrolled_in))
+        login(client, email, DEFAULT_PASSWORD)
+
+    return signed_in_
 
 
 def test_anonymous_course_page(app, client, course):
@@ -64,7 +67,9 @@ def test_prerequisites_are_links_to_published_courses(app, client):
     assert "Hidden draft" not in page
 
 
-def test_enroll_then_start_then_resume_at_the_exact_section(app, client, course):
+def test_enroll_then_start_then_resume_at_the_exact_section(
+    app, client, course, csrf_token, signed_in
+):
     signed_in(app, client)
     page = client.get(f"/courses/{course['slug']}").get_data(as_text=True)
     assert ">Enroll</button>" in page
@@ -86,7 +91,7 @@ def test_enroll_then_start_then_resume_at_the_exact_section(app, client, course)
 
 
 def test_enrolling_twice_is_harmless_and_htmx_gets_a_client_redirect(
-    app, client, htmx_client, course
+    app, client, htmx_client, course, csrf_token, signed_in
 ):
     signed_in(app, htmx_client)
     token = csrf_token(htmx_client, f"/courses/{course['slug']}")
@@ -99,7 +104,7 @@ def test_enrolling_twice_is_harmless_and_htmx_gets_a_client_redirect(
         assert db.session.query(Enrollment).count() == 1
 
 
-def test_enroll_needs_sign_in_and_csrf(app, client, course):
+def test_enroll_needs_sign_in_and_csrf(app, client, course, csrf_token, signed_in):
     response = client.post(f"/courses/{course['slug']}/enroll")
     assert response.status_code in (302, 400)  # CSRF is checked before anything else
     signed_in(app, client)
@@ -111,7 +116,9 @@ def test_enroll_needs_sign_in_and_csrf(app, client, course):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_unenroll_asks_for_confirmation_then_keeps_progress(app, client, course):
+def test_unenroll_asks_for_confirmation_then_keeps_progress(
+    app, client, course, csrf_token, signed_in
+):
     signed_in(app, client, enrolled_in=course["id"])
     with app.app_context():
         from webapp.models import Course, User
@@ -149,7 +156,7 @@ def test_unenroll_asks_for_confirmation_then_keeps_progress(app, client, course)
     assert "1 of 12 sections" in page
 
 
-def test_lesson_states_on_the_syllabus(app, client, course):
+def test_lesson_states_on_the_syllabus(app, client, course, signed_in):
     signed_in(app, client, enrolled_in=course["id"])
     with app.app_context():
         from webapp.models import Course, User

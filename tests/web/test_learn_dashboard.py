@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.conftest import login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
 from webapp.models import Certificate
@@ -16,7 +15,7 @@ def test_dashboard_needs_sign_in(client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_empty_dashboard(app, client):
+def test_empty_dashboard(app, client, login):
     with app.app_context():
         make_user("ada@example.org")
     login(client, "ada@example.org", DEFAULT_PASSWORD)
@@ -27,7 +26,7 @@ def test_empty_dashboard(app, client):
     assert 'href="/dashboard" aria-current="page">Dashboard</a>' in page
 
 
-def test_dashboard_continue_bookmarks_and_certificates(app, client):
+def test_dashboard_continue_bookmarks_and_certificates(app, client, login):
     with app.app_context():
         user = make_user("ada@example.org")
         started = make_course("Started", modules=1, lessons=2, sections=2)
@@ -55,7 +54,7 @@ def test_dashboard_continue_bookmarks_and_certificates(app, client):
     assert '<a href="/certificates/abc123">Fresh</a>' in page
 
 
-def test_dashboard_shows_the_most_recent_courses_only(app, client):
+def test_dashboard_shows_the_most_recent_courses_only(app, client, login):
     with app.app_context():
         user = make_user("ada@example.org")
         for n in range(8):
@@ -66,7 +65,7 @@ def test_dashboard_shows_the_most_recent_courses_only(app, client):
     assert "courses you used most recently" in page
 
 
-def test_finished_course_on_the_dashboard(app, client):
+def test_finished_course_on_the_dashboard(app, client, login):
     with app.app_context():
         user = make_user("ada@example.org")
         course = make_course("Done", modules=1, lessons=1, sections=2)

@@ -7,8 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
 from webapp.services import progress
@@ -17,14 +16,13 @@ URL = "/courses/focus-course/lessons/lesson-1-1"
 
 
 @pytest.fixture
-def world(app):
+def world(app, make_course, make_learner, section_refs):
+    """A published course of two lessons, Ada enrolled; the first lesson's sections."""
     with app.app_context():
         course = make_course("Focus course", modules=1, lessons=2, sections=3)
         lesson = course.modules[0].lessons[0]
-        user = make_user("ada@example.org")
-        enroll(user, course)
-        return {"lesson_id": lesson.id, "sections": [s.id for s in lesson.sections],
-                "keys": [s.key for s in lesson.sections]}
+        make_learner("ada@example.org", enrolled_in=course)
+        return {"lesson_id": lesson.id, **section_refs(lesson)}
 
 
 def focus_sections(page: str) -> list[str]:
@@ -58,7 +56,7 @@ def test_unknown_section_key_falls_back_to_the_first_section(client, world):
     assert focus_sections(page) == [world["keys"][0]]
 
 
-def test_anonymous_toggle_carries_focus_in_the_url(client, world):
+def test_anonymous_toggle_carries_focus_in_the_url(client, world, csrf_token):
     token = csrf_token(client, URL)
     response = client.post(f"/lessons/{world['lesson_id']}/focus",
                            data={"csrf_token": token, "focus": "1", "section": "step-2"})
@@ -73,7 +71,7 @@ def test_anonymous_toggle_carries_focus_in_the_url(client, world):
                        data={"csrf_token": token, "focus": "1"}).status_code == 404
 
 
-def test_focus_choice_is_remembered_per_user(app, client, world):
+def test_focus_choice_is_remembered_per_user(app, client, world, csrf_token, login):
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     token = csrf_token(client, URL)
     assert "focus-mode" not in client.get(URL).get_data(as_text=True)
@@ -102,7 +100,9 @@ def test_focus_choice_is_remembered_per_user(app, client, world):
         assert db.session.scalar(select(User.focus_mode)) is False
 
 
-def test_focus_mode_opens_at_the_reading_position_with_controls(app, client, htmx_client, world):
+def test_focus_mode_opens_at_the_reading_position_with_controls(
+    app, client, htmx_client, world, csrf_token, login
+):
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     with app.app_context():
         user = db.session.scalar(select(User))

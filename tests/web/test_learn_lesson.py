@@ -7,8 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz, make_user
+from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz
 from webapp.extensions import db
 from webapp.models import Course, Lesson, LessonProgress, Note, SectionProgress, User
 from webapp.services import courses, progress
@@ -17,24 +16,27 @@ URL = "/courses/python-basics/lessons"
 
 
 @pytest.fixture
-def world(app):
+def world(app, make_course, make_user, section_refs):
     """A published course (2 modules, 2 lessons each, 3 sections each) and a learner."""
     with app.app_context():
         course = make_course("Python basics")
         make_user("ada@example.org")
-        lessons = {lesson.slug: {"id": lesson.id, "sections": [s.id for s in lesson.sections],
-                                 "keys": [s.key for s in lesson.sections]}
+        lessons = {lesson.slug: {"id": lesson.id, **section_refs(lesson)}
                    for module in course.modules for lesson in module.lessons}
         return {"course_id": course.id, "lessons": lessons}
 
 
-def learner(app, client, world, *, enrolled=True):
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.email == "ada@example.org"))
-        if enrolled:
-            enroll(user, db.session.get(Course, world["course_id"]))
-    login(client, "ada@example.org", DEFAULT_PASSWORD)
-    return csrf_token(client, f"{URL}/lesson-1-1")
+@pytest.fixture
+def learner(csrf_token, login):
+    def learner_(app, client, world, *, enrolled=True):
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == "ada@example.org"))
+            if enrolled:
+                enroll(user, db.session.get(Course, world["course_id"]))
+        login(client, "ada@example.org", DEFAULT_PASSWORD)
+        return csrf_token(client, f"{URL}/lesson-1-1")
+
+    return learner_
 
 
 def recount(app, world) -> int:
@@ -81,7 +83,7 @@ def test_unknown_or_unpublished_lessons_are_not_found(app, client, world):
     assert client.get("/courses/draft/lessons/lesson-1-1").status_code == 404
 
 
-def test_signed_in_but_not_enrolled_sees_enroll_instead_of_controls(app, client, world):
+def test_signed_in_but_not_enrolled_sees_enroll_instead_of_controls(app, client, world, learner):
     learner(app, client, world, enrolled=False)
     page = client.get(f"{URL}/lesson-1-1").get_data(as_text=True)
     assert "Enroll to track progress." in page
@@ -100,7 +102,7 @@ def test_previous_and_next_lesson_links_cross_modules(app, client, world):
     assert "Back to the syllabus" in last
 
 
-def test_enrolled_learner_sees_controls_toc_and_progress(app, client, world):
+def test_enrolled_learner_sees_controls_toc_and_progress(app, client, world, learner):
     learner(app, client, world)
     page = client.get(f"{URL}/lesson-1-1").get_data(as_text=True)
     sections = world["lessons"]["lesson-1-1"]["sections"]
@@ -114,7 +116,7 @@ def test_enrolled_learner_sees_controls_toc_and_progress(app, client, world):
     assert f'class="section-next" href="{URL}/lesson-1-2"' in page
 
 
-def test_complete_section_as_a_full_page(app, client, world):
+def test_complete_section_as_a_full_page(app, client, world, learner):
     token = learner(app, client, world)
     section_id = world["lessons"]["lesson-1-1"]["sections"][1]
     response = client.post(f"/sections/{section_id}/complete", data={"csrf_token": token})
@@ -128,7 +130,7 @@ def test_complete_section_as_a_full_page(app, client, world):
 
 
 def test_complete_section_as_a_partial_updates_progress_out_of_band(
-    app, htmx_client, world
+    app, htmx_client, world, learner
 ):
     token = learner(app, htmx_client, world)
     section_id = world["lessons"]["lesson-1-1"]["sections"][0]
@@ -148,7 +150,9 @@ def test_complete_section_as_a_partial_updates_progress_out_of_band(
     assert 'class="section-next" href="#step-2"' in body
 
 
-def test_complete_section_needs_enrollment_and_a_real_section(app, client, htmx_client, world):
+def test_complete_section_needs_enrollment_and_a_real_section(
+    app, client, htmx_client, world, learner
+):
     token = learner(app, client, world, enrolled=False)
     section_id = world["lessons"]["lesson-1-1"]["sections"][0]
     response = client.post(f"/sections/{section_id}/complete", data={"csrf_token": token})
@@ -165,7 +169,7 @@ def test_complete_section_needs_enrollment_and_a_real_section(app, client, htmx_
     assert response.headers["HX-Retarget"] == "#flash"
 
 
-def test_complete_section_needs_sign_in_and_csrf(app, client, world):
+def test_complete_section_needs_sign_in_and_csrf(app, client, world, csrf_token):
     section_id = world["lessons"]["lesson-1-1"]["sections"][0]
     assert client.post(f"/sections/{section_id}/complete").status_code == 400
     response = client.post(f"/sections/{section_id}/complete",
@@ -173,7 +177,7 @@ def test_complete_section_needs_sign_in_and_csrf(app, client, world):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_progress_never_exceeds_100_and_matches_a_recount(app, client, world):
+def test_progress_never_exceeds_100_and_matches_a_recount(app, client, world, learner):
     token = learner(app, client, world)
     all_sections = [s for lesson in world["lessons"].values() for s in lesson["sections"]]
     for section_id in all_sections + all_sections[:3]:  # completing twice changes nothing
@@ -199,7 +203,7 @@ def progress_done(app, world) -> int:
         return progress.course_progress(user, world["course_id"]).done
 
 
-def test_finishing_the_course_offers_the_certificate(app, client, htmx_client, world):
+def test_finishing_the_course_offers_the_certificate(app, client, htmx_client, world, learner):
     token = learner(app, htmx_client, world)
     all_sections = [s for lesson in world["lessons"].values() for s in lesson["sections"]]
     for section_id in all_sections[:-1]:
@@ -212,7 +216,7 @@ def test_finishing_the_course_offers_the_certificate(app, client, htmx_client, w
     assert "Python basics</a>" in dashboard and 'href="/certificates/' in dashboard
 
 
-def test_a_course_with_a_quiz_is_not_complete_without_it(app, client, world):
+def test_a_course_with_a_quiz_is_not_complete_without_it(app, client, world, learner):
     with app.app_context():
         make_quiz(db.session.get(Course, world["course_id"]).modules[0])
     token = learner(app, client, world)
@@ -223,7 +227,7 @@ def test_a_course_with_a_quiz_is_not_complete_without_it(app, client, world):
     assert "100 %" in page and "Course complete!" not in page
 
 
-def test_bookmark_toggle_as_a_full_page(app, client, world):
+def test_bookmark_toggle_as_a_full_page(app, client, world, learner):
     token = learner(app, client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-2"]["id"]
     response = client.post(f"/lessons/{lesson_id}/bookmark", data={"csrf_token": token})
@@ -236,7 +240,7 @@ def test_bookmark_toggle_as_a_full_page(app, client, world):
     assert "Bookmark removed." in page and "Bookmarked · remove" not in page
 
 
-def test_bookmark_toggle_as_a_partial(app, htmx_client, world):
+def test_bookmark_toggle_as_a_partial(app, htmx_client, world, learner):
     token = learner(app, htmx_client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-2"]["id"]
     response = htmx_client.post(f"/lessons/{lesson_id}/bookmark",
@@ -257,7 +261,7 @@ def note_post(client, lesson_id, token, source, version, **extra):
                        data={"csrf_token": token, "source": source, "version": version, **extra})
 
 
-def test_note_saves_as_a_full_page(app, client, world):
+def test_note_saves_as_a_full_page(app, client, world, learner):
     token = learner(app, client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-1"]["id"]
     response = note_post(client, lesson_id, token, "Remember **this**\n<script>x()</script>", 0,
@@ -272,7 +276,7 @@ def test_note_saves_as_a_full_page(app, client, world):
     assert '<input type="hidden" name="version" value="1">' in page
 
 
-def test_note_saves_as_you_type_as_a_partial(app, htmx_client, world):
+def test_note_saves_as_you_type_as_a_partial(app, htmx_client, world, learner):
     token = learner(app, htmx_client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-1"]["id"]
     response = htmx_client.post(f"/lessons/{lesson_id}/note",
@@ -295,7 +299,7 @@ def test_note_saves_as_you_type_as_a_partial(app, htmx_client, world):
 
 
 def test_note_conflict_as_a_partial_keeps_the_text_and_offers_overwrite(
-    app, htmx_client, world
+    app, htmx_client, world, learner
 ):
     token = learner(app, htmx_client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-1"]["id"]
@@ -320,7 +324,7 @@ def test_note_conflict_as_a_partial_keeps_the_text_and_offers_overwrite(
         assert db.session.scalar(select(Note.source)) == "tab B"
 
 
-def test_note_conflict_as_a_full_page(app, client, world):
+def test_note_conflict_as_a_full_page(app, client, world, learner):
     token = learner(app, client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-1"]["id"]
     note_post(client, lesson_id, token, "tab A", 0)
@@ -332,7 +336,7 @@ def test_note_conflict_as_a_full_page(app, client, world):
     assert "tab B typed text" in page  # nothing the learner typed is lost
 
 
-def test_note_too_long_is_a_bad_request(app, client, htmx_client, world):
+def test_note_too_long_is_a_bad_request(app, client, htmx_client, world, learner):
     token = learner(app, client, world, enrolled=False)
     lesson_id = world["lessons"]["lesson-1-1"]["id"]
     assert note_post(client, lesson_id, token, "x" * 20_001, 0).status_code == 400
@@ -344,7 +348,7 @@ def test_note_too_long_is_a_bad_request(app, client, htmx_client, world):
     assert "20000" in response.get_data(as_text=True)
 
 
-def test_reading_position_is_recorded_and_offered_on_return(app, client, world):
+def test_reading_position_is_recorded_and_offered_on_return(app, client, world, learner):
     token = learner(app, client, world)
     keys = world["lessons"]["lesson-1-1"]["keys"]
     client.get(f"{URL}/lesson-1-1?section={keys[2]}")

@@ -11,7 +11,6 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_quiz, make_user
 from webapp.extensions import db
 from webapp.models import Certificate, Course, User
@@ -51,7 +50,7 @@ def grow(app, units: int) -> None:
 
 
 @pytest.fixture
-def signed_in(app, client):
+def signed_in(app, client, login):
     with app.app_context():
         ada = make_user("ada@example.org")
         target = make_course("Target", modules=2, lessons=2, sections=3, tags=("shared",))

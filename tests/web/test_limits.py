@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import uuid
 
-from tests.conftest import csrf_token, test_settings
-from tests.web.conftest import reset_limits
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import SecurityEvent
@@ -97,7 +95,7 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(lab_client):
     assert lab_client.get("/", headers={"X-Forwarded-For": "203.0.113.99"}).status_code == 429
 
 
-def test_login_attempts_record_the_forwarded_client_address(proxy_app):
+def test_login_attempts_record_the_forwarded_client_address(proxy_app, csrf_token):
     client = proxy_app.test_client()
     token = csrf_token(client)
     client.post("/login", headers={"X-Forwarded-For": "203.0.113.5"},
@@ -108,9 +106,9 @@ def test_login_attempts_record_the_forwarded_client_address(proxy_app):
         assert event.ip == "203.0.113.5"
 
 
-def test_each_app_applies_its_own_rate_limit_setting(app, tmp_path_factory):
-    limited = create_app(test_settings(
-        tmp_path_factory, database_url=app.config["SQLALCHEMY_DATABASE_URI"],
+def test_each_app_applies_its_own_rate_limit_setting(app, app_settings):
+    limited = create_app(app_settings(
+        database_url=app.config["SQLALCHEMY_DATABASE_URI"],
         rate_limit="5 per minute",
     ))
     try:
@@ -121,7 +119,7 @@ def test_each_app_applies_its_own_rate_limit_setting(app, tmp_path_factory):
             db.engine.dispose()
 
 
-def test_two_app_instances_on_one_redis_share_one_limit(make_app, redis_url):
+def test_two_app_instances_on_one_redis_share_one_limit(make_app, redis_url, reset_limits):
     prefix = f"tangent-shared-{uuid.uuid4().hex[:8]}"
     settings = {"redis_url": redis_url, "rate_limit": "3 per minute",
                 "rate_limit_key_prefix": prefix}

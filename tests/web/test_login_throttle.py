@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import SecurityEvent, User
@@ -15,13 +14,17 @@ WRONG = "not-the-password"
 THROTTLED = "Too many failed sign-ins"
 
 
-def fail_logins(client, email: str, times: int, **kwargs) -> list[int]:
-    token = csrf_token(client)
-    return [
-        client.post("/login", data={"email": email, "password": WRONG, "csrf_token": token},
-                    **kwargs).status_code
-        for _ in range(times)
-    ]
+@pytest.fixture
+def fail_logins(csrf_token):
+    def fail_logins_(client, email: str, times: int, **kwargs) -> list[int]:
+        token = csrf_token(client)
+        return [
+            client.post("/login", data={"email": email, "password": WRONG, "csrf_token": token},
+                        **kwargs).status_code
+            for _ in range(times)
+        ]
+
+    return fail_logins_
 
 
 def events(kind: str) -> list[SecurityEvent]:
@@ -45,7 +48,7 @@ def ada(app):
 
 
 def test_sixth_attempt_within_15_minutes_is_refused_even_with_the_right_password(
-    app, client, ada
+    app, client, ada, login, fail_logins
 ):
     assert fail_logins(client, "ada@example.org", 5) == [400] * 5
     response = login(client, "ada@example.org", DEFAULT_PASSWORD)
@@ -53,7 +56,7 @@ def test_sixth_attempt_within_15_minutes_is_refused_even_with_the_right_password
     assert client.get("/account/").status_code == 302  # not signed in
 
 
-def test_spellings_of_the_same_email_share_one_account_limit(client, ada):
+def test_spellings_of_the_same_email_share_one_account_limit(client, ada, login, fail_logins):
     # Each of these signs in to ada@example.org; none may open a fresh bucket of attempts.
     spellings = ["ADA@example.org", "Ada@EXAMPLE.ORG", " ada@example.org ",
                  "ada@\uff45xample.org", "ada@ex\uff41mple.org"]
@@ -62,7 +65,9 @@ def test_spellings_of_the_same_email_share_one_account_limit(client, ada):
     assert_throttled(login(client, "ada@example.org", DEFAULT_PASSWORD), max_wait=15 * 60 + 1)
 
 
-def test_one_address_gets_30_failed_attempts_an_hour_across_accounts(app, client):
+def test_one_address_gets_30_failed_attempts_an_hour_across_accounts(
+    app, client, csrf_token, fail_logins
+):
     for n in range(6):
         assert fail_logins(client, f"guess{n}@example.org", 5) == [400] * 5
     response = client.post("/login", data={
@@ -75,7 +80,9 @@ def test_one_address_gets_30_failed_attempts_an_hour_across_accounts(app, client
     assert fail_logins(elsewhere, "fresh@example.org", 1) == [400]
 
 
-def test_attacker_cannot_lock_the_owner_out_of_a_browser_they_signed_in_with(app, client, ada):
+def test_attacker_cannot_lock_the_owner_out_of_a_browser_they_signed_in_with(
+    app, client, ada, csrf_token, login, fail_logins
+):
     # The owner signed in from this browser before and signed out again.
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
     client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
@@ -89,7 +96,9 @@ def test_attacker_cannot_lock_the_owner_out_of_a_browser_they_signed_in_with(app
     assert client.get("/account/").status_code == 200
 
 
-def test_device_cookie_for_another_account_does_not_help(app, client, ada):
+def test_device_cookie_for_another_account_does_not_help(
+    app, client, ada, csrf_token, login, fail_logins
+):
     with app.app_context():
         make_user("bob@example.org")
     assert login(client, "bob@example.org", DEFAULT_PASSWORD).status_code == 303
@@ -100,7 +109,9 @@ def test_device_cookie_for_another_account_does_not_help(app, client, ada):
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 429
 
 
-def test_security_events_record_failures_lockouts_and_sign_ins(app, client, ada):
+def test_security_events_record_failures_lockouts_and_sign_ins(
+    app, client, ada, csrf_token, login, fail_logins
+):
     fail_logins(client, "ada@example.org", 2, headers={"X-Request-ID": "req-failed-1"})
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
     client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
@@ -121,7 +132,7 @@ def test_security_events_record_failures_lockouts_and_sign_ins(app, client, ada)
         assert succeeded.user_id == user.id
 
 
-def test_password_change_and_role_change_are_security_events(app, client, ada):
+def test_password_change_and_role_change_are_security_events(app, client, ada, csrf_token, login):
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
     response = client.post("/account/password", data={
         "current_password": DEFAULT_PASSWORD, "new_password": "a brand new passphrase",

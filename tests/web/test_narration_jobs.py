@@ -9,7 +9,6 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, enroll, make_user
 from webapp.extensions import db
 from webapp.models import AudioAsset, GenerationJob, Lesson, ProviderCall
@@ -32,7 +31,7 @@ def lesson_id(app):
         return lesson.id
 
 
-def test_narrate_from_the_editor_then_listen(app, client, lesson_id):
+def test_narrate_from_the_editor_then_listen(app, client, lesson_id, csrf_token, login):
     login(client, "ed@example.org", DEFAULT_PASSWORD)
     url = f"/edit/lessons/{lesson_id}"
     assert "has no narration yet" in client.get(url).get_data(as_text=True)
@@ -84,7 +83,7 @@ def test_narrate_from_the_editor_then_listen(app, client, lesson_id):
     assert "Narrated (" in client.get(url).get_data(as_text=True)
 
 
-def test_narration_is_for_editors_of_the_course(app, client, lesson_id):
+def test_narration_is_for_editors_of_the_course(app, client, lesson_id, csrf_token, login):
     make = app.app_context()
     with make:
         make_user("other@example.org", role="editor")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from tests.web.quiz_helpers import World, build_world, sign_in
+from tests.web.quiz_helpers import World, build_world
 from webapp.services.exceptions import ValidationFailed
 from webapp.web.quiz.forms import answer_for, answers_from_form
 
 
 @pytest.fixture
-def taking(app, htmx_client):
+def taking(app, htmx_client, sign_in):
     """A signed-in learner with an open attempt: returns check(kind, values) → response."""
     with app.app_context():
         world = build_world()
@@ -129,7 +129,7 @@ def test_ordering_compares_the_learners_order(taking):
     assert _verdict(check_positions(["Whale", "Horse", "Cat", "Ant"])) == "wrong"
 
 
-def test_ordering_through_the_select_fields_of_the_form(app, htmx_client):
+def test_ordering_through_the_select_fields_of_the_form(app, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(htmx_client, world.email)

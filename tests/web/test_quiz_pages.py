@@ -8,7 +8,7 @@ import re
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from tests.web.quiz_helpers import ORDER, build_world, sign_in, start, submit
+from tests.web.quiz_helpers import ORDER, build_world, start, submit
 from webapp.extensions import db
 from webapp.models import Answer, Attempt
 
@@ -36,7 +36,7 @@ def test_intro_for_visitors_shows_the_facts_and_asks_to_sign_in(app, client):
     assert "Start the quiz" not in page
 
 
-def test_intro_for_an_enrolled_learner_offers_start(app, client):
+def test_intro_for_an_enrolled_learner_offers_start(app, client, sign_in):
     with app.app_context():
         world = build_world(max_attempts=2)
     sign_in(client, world.email)
@@ -64,7 +64,7 @@ def test_start_requires_sign_in(app, client):
     assert "/login" in response.headers["Location"]
 
 
-def test_not_enrolled_learner_gets_403_with_a_clear_message(app, client):
+def test_not_enrolled_learner_gets_403_with_a_clear_message(app, client, sign_in):
     with app.app_context():
         world = build_world(enroll=False)
     token = sign_in(client, world.email)
@@ -78,7 +78,7 @@ def test_not_enrolled_learner_gets_403_with_a_clear_message(app, client):
         assert db.session.scalar(select(func.count(Attempt.id))) == 0
 
 
-def test_start_then_continue_reuses_the_open_attempt(app, client):
+def test_start_then_continue_reuses_the_open_attempt(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -87,7 +87,7 @@ def test_start_then_continue_reuses_the_open_attempt(app, client):
     assert start(client, world, token) == first
 
 
-def test_start_as_htmx_answers_with_hx_redirect(app, htmx_client):
+def test_start_as_htmx_answers_with_hx_redirect(app, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(htmx_client, world.email)
@@ -100,7 +100,7 @@ def test_start_as_htmx_answers_with_hx_redirect(app, htmx_client):
 # --- the attempt form ------------------------------------------------------------------------
 
 
-def test_attempt_page_shows_every_question_with_the_right_inputs(app, client):
+def test_attempt_page_shows_every_question_with_the_right_inputs(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -127,7 +127,7 @@ def test_attempt_page_shows_every_question_with_the_right_inputs(app, client):
     assert "<script>" not in page and "onclick" not in page
 
 
-def test_attempt_page_as_partial_is_only_the_form(app, htmx_client):
+def test_attempt_page_as_partial_is_only_the_form(app, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(htmx_client, world.email)
@@ -141,7 +141,7 @@ def test_attempt_page_as_partial_is_only_the_form(app, htmx_client):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_someone_elses_attempt_is_not_found(app, client):
+def test_someone_elses_attempt_is_not_found(app, client, sign_in):
     with app.app_context():
         world = build_world()
         other = build_world(title="Another course")
@@ -155,7 +155,7 @@ def test_someone_elses_attempt_is_not_found(app, client):
     assert response.status_code == 404
 
 
-def test_one_question_at_a_time_keeps_answers_in_the_form(app, client):
+def test_one_question_at_a_time_keeps_answers_in_the_form(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -186,7 +186,7 @@ def test_one_question_at_a_time_keeps_answers_in_the_form(app, client):
     assert f'value="{mercury}" checked' in page
 
 
-def test_one_question_navigation_as_htmx_swaps_only_the_form(app, htmx_client):
+def test_one_question_navigation_as_htmx_swaps_only_the_form(app, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(htmx_client, world.email)
@@ -204,7 +204,7 @@ def test_one_question_navigation_as_htmx_swaps_only_the_form(app, htmx_client):
     assert "autofocus" in page  # focus moves to the question shown
 
 
-def test_switching_to_all_questions_keeps_answers(app, client):
+def test_switching_to_all_questions_keeps_answers(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -227,7 +227,7 @@ def _check(client, world, attempt_id, token, kind, values):
     return client.post(f"/questions/{world.questions[kind]}/check", data=data)
 
 
-def test_check_answer_as_partial(app, htmx_client):
+def test_check_answer_as_partial(app, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(htmx_client, world.email)
@@ -250,7 +250,7 @@ def test_check_answer_as_partial(app, htmx_client):
         assert db.session.scalar(select(func.count(Answer.id))) == 0
 
 
-def test_check_answer_without_javascript_shows_the_attempt_page_with_feedback(app, client):
+def test_check_answer_without_javascript_shows_the_attempt_page_with_feedback(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -269,7 +269,7 @@ def test_check_answer_without_javascript_shows_the_attempt_page_with_feedback(ap
     assert f'id="feedback-{world.questions["numeric"]}" class="feedback"></div>' in page
 
 
-def test_check_invalid_number_is_400_with_the_message(app, client, htmx_client):
+def test_check_invalid_number_is_400_with_the_message(app, client, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -289,7 +289,7 @@ def test_check_invalid_number_is_400_with_the_message(app, client, htmx_client):
     assert "feedback-error" in _page(response)
 
 
-def test_check_of_a_submitted_attempt_leads_to_the_result(app, client, htmx_client):
+def test_check_of_a_submitted_attempt_leads_to_the_result(app, client, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -305,7 +305,7 @@ def test_check_of_a_submitted_attempt_leads_to_the_result(app, client, htmx_clie
     assert response.headers["HX-Redirect"] == f"/attempts/{attempt_id}/result"
 
 
-def test_check_needs_an_attempt_of_ones_own(app, client):
+def test_check_needs_an_attempt_of_ones_own(app, client, sign_in):
     with app.app_context():
         world = build_world()
         other = build_world(title="Another course")
@@ -323,7 +323,7 @@ def test_check_needs_an_attempt_of_ones_own(app, client):
 # --- submitting and results ---------------------------------------------------------------------
 
 
-def test_submit_all_right_passes_and_shows_the_result(app, client):
+def test_submit_all_right_passes_and_shows_the_result(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -343,7 +343,7 @@ def test_submit_all_right_passes_and_shows_the_result(app, client):
     assert "Retake the quiz" in page
 
 
-def test_submit_all_wrong_fails(app, client):
+def test_submit_all_wrong_fails(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -356,7 +356,7 @@ def test_submit_all_wrong_fails(app, client):
     assert "Cat → Ant → Horse → Whale" in page and "Lyon" in page
 
 
-def test_unanswered_questions_count_as_wrong(app, client):
+def test_unanswered_questions_count_as_wrong(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -367,7 +367,7 @@ def test_unanswered_questions_count_as_wrong(app, client):
     assert page.count("<em>no answer</em>") == 5
 
 
-def test_submit_as_htmx_answers_with_hx_redirect(app, htmx_client):
+def test_submit_as_htmx_answers_with_hx_redirect(app, htmx_client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(htmx_client, world.email)
@@ -378,7 +378,7 @@ def test_submit_as_htmx_answers_with_hx_redirect(app, htmx_client):
     assert response.headers["HX-Redirect"] == f"/attempts/{attempt_id}/result"
 
 
-def test_invalid_answer_reshows_the_form_with_400_and_nothing_lost(app, client):
+def test_invalid_answer_reshows_the_form_with_400_and_nothing_lost(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -399,7 +399,7 @@ def test_invalid_answer_reshows_the_form_with_400_and_nothing_lost(app, client):
         assert db.session.scalar(select(func.count(Answer.id))) == 0
 
 
-def test_invalid_answer_in_one_question_mode_shows_that_question(app, client):
+def test_invalid_answer_in_one_question_mode_shows_that_question(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -414,7 +414,7 @@ def test_invalid_answer_in_one_question_mode_shows_that_question(app, client):
     assert "out of range" in page
 
 
-def test_ordering_with_a_position_used_twice_is_400(app, client):
+def test_ordering_with_a_position_used_twice_is_400(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -432,7 +432,7 @@ def test_ordering_with_a_position_used_twice_is_400(app, client):
     assert "Give every item a position." in _page(response)
 
 
-def test_double_submit_shows_the_result_with_a_notice(app, client):
+def test_double_submit_shows_the_result_with_a_notice(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -448,7 +448,7 @@ def test_double_submit_shows_the_result_with_a_notice(app, client):
         assert db.session.scalar(select(func.count(Answer.id))) == 6
 
 
-def test_attempt_page_of_a_submitted_attempt_redirects_to_the_result(app, client):
+def test_attempt_page_of_a_submitted_attempt_redirects_to_the_result(app, client, sign_in):
     with app.app_context():
         world = build_world()
     token = sign_in(client, world.email)
@@ -463,7 +463,7 @@ def test_attempt_page_of_a_submitted_attempt_redirects_to_the_result(app, client
 # --- retake rules ------------------------------------------------------------------------------
 
 
-def test_max_attempts_reached_gives_a_clear_message(app, client):
+def test_max_attempts_reached_gives_a_clear_message(app, client, sign_in):
     with app.app_context():
         world = build_world(max_attempts=1)
     token = sign_in(client, world.email)
@@ -481,7 +481,7 @@ def test_max_attempts_reached_gives_a_clear_message(app, client):
     assert "You have used all 1 attempts at this quiz." in _page(response)
 
 
-def test_best_score_is_kept_across_retakes(app, client):
+def test_best_score_is_kept_across_retakes(app, client, sign_in):
     with app.app_context():
         world = build_world(max_attempts=3)
     token = sign_in(client, world.email)

@@ -8,15 +8,18 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import User
 
 
-def register(client, email: str, password: str = DEFAULT_PASSWORD, **extra):
-    data = {"email": email, "password": password, "csrf_token": csrf_token(client, "/register")}
-    return client.post("/register", data=data | extra)
+@pytest.fixture
+def register(csrf_token):
+    def register_(client, email: str, password: str = DEFAULT_PASSWORD, **extra):
+        data = {"email": email, "password": password, "csrf_token": csrf_token(client, "/register")}
+        return client.post("/register", data=data | extra)
+
+    return register_
 
 
 def user_count(app) -> int:
@@ -24,7 +27,7 @@ def user_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(User))
 
 
-def test_registration_signs_in(app, client):
+def test_registration_signs_in(app, client, register):
     response = register(client, "New.Person@Example.org", display_name="New Person")
     assert response.status_code == 303
     page = client.get("/account/")
@@ -34,7 +37,7 @@ def test_registration_signs_in(app, client):
     assert "New Person" in text
 
 
-def test_duplicate_email_in_other_case_is_a_conflict_on_the_form(app, client):
+def test_duplicate_email_in_other_case_is_a_conflict_on_the_form(app, client, register):
     with app.app_context():
         make_user("ada@example.org")
     response = register(client, "ADA@Example.ORG")
@@ -56,7 +59,7 @@ def test_duplicate_email_in_other_case_is_a_conflict_on_the_form(app, client):
     ids=["invalid-email", "missing-email", "short-password"],
 )
 def test_bad_input_is_400_with_the_error_on_its_field(app, client, email, password, field,
-                                                     message):
+                                                     message, register):
     response = register(client, email, password)
     assert response.status_code == 400
     text = response.get_data(as_text=True)
@@ -67,7 +70,7 @@ def test_bad_input_is_400_with_the_error_on_its_field(app, client, email, passwo
     assert user_count(app) == 0
 
 
-def test_signed_in_user_visiting_register_goes_home(app, client):
+def test_signed_in_user_visiting_register_goes_home(app, client, register):
     register(client, "someone@example.org")
     response = client.get("/register")
     assert response.status_code == 302
@@ -90,7 +93,7 @@ def test_signed_in_user_visiting_register_goes_home(app, client):
     ids=["path", "query", "absolute", "scheme-relative", "backslash", "double-backslash",
          "tab", "javascript", "empty"],
 )
-def test_login_redirects_only_to_paths_on_this_site(app, client, next_url, expected):
+def test_login_redirects_only_to_paths_on_this_site(app, client, next_url, expected, csrf_token):
     with app.app_context():
         make_user("ada@example.org")
     token = csrf_token(client, "/login")
@@ -104,7 +107,7 @@ def test_login_redirects_only_to_paths_on_this_site(app, client, next_url, expec
     assert location == expected
 
 
-def test_next_survives_the_round_trip_through_the_login_form(app, client):
+def test_next_survives_the_round_trip_through_the_login_form(app, client, csrf_token):
     with app.app_context():
         make_user("ada@example.org")
     redirect_to_login = client.get("/account/")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.conftest import csrf_token
-from tests.web.conftest import REQUEST_ID_RE, json_logs
-
 PASSWORD = "Pa55-must-never-be-logged"
+REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 def log_lines(stream) -> list[dict]:
@@ -41,8 +40,8 @@ def test_error_page_shows_the_request_id_as_a_reference(client):
     assert "ref-404-abc" in body
 
 
-def test_json_log_lines_carry_the_request_id_and_never_the_password(make_app):
-    with json_logs(make_app, routes=True) as (logged_app, stream):
+def test_json_log_lines_carry_the_request_id_and_never_the_password(csrf_token, json_logs):
+    with json_logs(routes=True) as (logged_app, stream):
         client = logged_app.test_client()
         token = csrf_token(client)
         client.post("/login", headers={"X-Request-ID": "req-login-1"}, data={

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -131,7 +130,7 @@ def test_session_cookie_is_httponly_and_lax_but_not_secure_over_http(client):
     assert "secure" not in flags
 
 
-def test_cookies_are_secure_over_https(https_app):
+def test_cookies_are_secure_over_https(https_app, csrf_token):
     with https_app.app_context():
         make_user("secure@example.org")
     client = https_app.test_client()
@@ -153,7 +152,7 @@ def test_cookies_are_secure_over_https(https_app):
     assert cookie_attr(device, "Path") == "/login"
 
 
-def test_https_form_posted_from_another_site_is_refused(https_app):
+def test_https_form_posted_from_another_site_is_refused(https_app, csrf_token):
     client = https_app.test_client()
     base = "https://localhost"
     token = csrf_token(client)
@@ -179,7 +178,7 @@ def test_template_files_contain_no_inline_script_handlers_or_styles():
     assert problems == {}
 
 
-def test_rendered_pages_contain_no_inline_script_handlers_or_styles(app, client):
+def test_rendered_pages_contain_no_inline_script_handlers_or_styles(app, client, csrf_token, login):
     with app.app_context():
         make_user("pages@example.org")
     anonymous = ["/", "/login", "/register", "/courses/", "/no-such-page"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token, login
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
 from webapp.models import User
@@ -33,7 +32,7 @@ def ada(app):
         make_user("ada@example.org")
 
 
-def test_sign_in_starts_a_new_session(client, ada):
+def test_sign_in_starts_a_new_session(client, ada, login):
     client.get("/login")
     before = client.get_cookie("tangent_session").value
     with client.session_transaction() as session:
@@ -48,7 +47,9 @@ def test_sign_in_starts_a_new_session(client, ada):
     assert signed_in(client)
 
 
-def test_changing_the_password_ends_other_sessions_but_keeps_this_one(app, client, ada):
+def test_changing_the_password_ends_other_sessions_but_keeps_this_one(
+    app, client, ada, csrf_token, login
+):
     laptop = app.test_client()
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
     assert login(laptop, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
@@ -67,7 +68,7 @@ def test_changing_the_password_ends_other_sessions_but_keeps_this_one(app, clien
     assert login(laptop, "ada@example.org", NEW_PASSWORD).status_code == 303
 
 
-def test_password_change_needs_the_current_password(client, ada):
+def test_password_change_needs_the_current_password(client, ada, csrf_token, login):
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     response = client.post("/account/password", data={
         "current_password": "not it at all", "new_password": NEW_PASSWORD,
@@ -80,7 +81,7 @@ def test_password_change_needs_the_current_password(client, ada):
 
 
 @pytest.mark.parametrize("status", ["suspended", "banned"])
-def test_suspension_or_ban_ends_every_session(app, client, ada, status):
+def test_suspension_or_ban_ends_every_session(app, client, ada, status, login):
     phone = app.test_client()
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     login(phone, "ada@example.org", DEFAULT_PASSWORD)
@@ -90,7 +91,7 @@ def test_suspension_or_ban_ends_every_session(app, client, ada, status):
 
 
 @pytest.mark.parametrize("status", ["suspended", "banned"])
-def test_suspended_or_banned_user_cannot_sign_in(app, client, ada, status):
+def test_suspended_or_banned_user_cannot_sign_in(app, client, ada, status, login):
     set_status(app, "ada@example.org", status)
     response = login(client, "ada@example.org", DEFAULT_PASSWORD)
     assert response.status_code == 403
@@ -98,13 +99,13 @@ def test_suspended_or_banned_user_cannot_sign_in(app, client, ada, status):
     assert not signed_in(client)
 
 
-def test_reactivated_user_can_sign_in_again(app, client, ada):
+def test_reactivated_user_can_sign_in_again(app, client, ada, login):
     set_status(app, "ada@example.org", "suspended")
     set_status(app, "ada@example.org", "active")
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
 
 
-def test_logout_by_get_is_refused_with_a_page(client, ada):
+def test_logout_by_get_is_refused_with_a_page(client, ada, login):
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     response = client.get("/logout")
     assert response.status_code == 405
@@ -113,7 +114,7 @@ def test_logout_by_get_is_refused_with_a_page(client, ada):
     assert signed_in(client)
 
 
-def test_logout_by_post_signs_out(client, ada):
+def test_logout_by_post_signs_out(client, ada, csrf_token, login):
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
     assert response.status_code == 303
@@ -127,7 +128,7 @@ def test_account_page_requires_sign_in(client):
     assert response.headers["Location"].startswith("/login?next=")
 
 
-def test_wrong_current_passwords_are_throttled_per_account(app, client):
+def test_wrong_current_passwords_are_throttled_per_account(app, client, csrf_token, login):
     with app.app_context():
         make_user("guess@example.org")
     login(client, "guess@example.org", DEFAULT_PASSWORD)

@@ -1,4 +1,3 @@
-from tests.conftest import login
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 
@@ -8,7 +7,7 @@ def test_home_shows_empty_catalog(client):
     assert "No courses yet" in response.get_data(as_text=True)
 
 
-def test_login_with_real_form(app, client):
+def test_login_with_real_form(app, client, login):
     with app.app_context():
         make_user("ada@example.org")
     response = login(client, "Ada@Example.org", DEFAULT_PASSWORD)
