@@ -25,8 +25,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import IntegerConverter
 
-from tests.conftest import csrf_token, login
-from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
+from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import Course, Lesson, Question, Quiz, Section
 from webapp.services import quizzes
@@ -64,7 +63,7 @@ class _Forms(HTMLParser):
             self._current = None
 
 
-def _ids(app) -> dict[str, str]:
+def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
     """Real values for every path argument, so each bad value is tried in context."""
     with app.app_context():
         editor = make_user(role="editor")
@@ -86,12 +85,12 @@ def _ids(app) -> dict[str, str]:
 
 
 @pytest.fixture
-def fuzz(app, client):
+def fuzz(app, client, login, csrf_token, make_user, make_course, enroll):
     """An admin's client and the ids of a world with one of everything.
 
     The site-wide rate limit is off meanwhile: a fuzzer that only sees 429s finds nothing.
     """
-    ids = _ids(app)
+    ids = _ids(app, make_user, make_course, enroll)
     with app.app_context():
         admin = make_user("fuzz-admin@example.org", role="admin")
         # An attempt in progress, so the crawl finds the quiz form with its answer fields.
@@ -103,6 +102,7 @@ def fuzz(app, client):
     assert response.status_code in (302, 303)
     site_limiter = app.extensions["tangent.limiter"]
     site_limiter.enabled = False
+    client.csrf = lambda: csrf_token(client, "/account/")
     yield client, ids
     site_limiter.enabled = True
 
@@ -111,7 +111,7 @@ def _request(client, method: str, url: str, data=None):
     if method == "GET":
         return client.get(url)
     form = MultiDict(data or [])
-    form["csrf_token"] = csrf_token(client, "/account/")
+    form["csrf_token"] = client.csrf()
     return client.open(url, method=method, data=form)
 
 
@@ -217,7 +217,7 @@ def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz):
     assert failures == [], "\n".join(failures)
 
 
-def test_signed_out_forms_survive_bad_numbers_and_nul_bytes(app):
+def test_signed_out_forms_survive_bad_numbers_and_nul_bytes(app, csrf_token):
     failures: list[str] = []
     forms = {"/login": ["email", "password", "next"],
              "/register": ["email", "password", "display_name"]}
@@ -239,7 +239,7 @@ def test_signed_out_forms_survive_bad_numbers_and_nul_bytes(app):
     assert failures == [], "\n".join(failures)
 
 
-def test_out_of_range_ids_are_404_and_nul_bytes_are_400_with_a_reason(app, client):
+def test_out_of_range_ids_are_404_and_nul_bytes_are_400_with_a_reason(app, client, csrf_token):
     assert client.get("/quizzes/2147483648").status_code == 404
     assert client.get("/quizzes/2147483647").status_code == 404
     assert client.get("/jobs/99999999999999999999999/card").status_code == 404
