@@ -93,6 +93,11 @@ def author_course(page: Page, *, js: bool, title: str) -> None:
     expect(preview.locator(".findings")).to_contain_text("Line 3")
     expect(preview.locator(".findings")).to_contain_text("import/export")
     expect(preview.locator(".findings")).to_contain_text("final-check")
+    # The live preview lands in the preview panel, not in the place of the button that
+    # once shared its id: one #preview, the panel, and the button still there.
+    expect(preview).to_have_count(1)
+    assert preview.evaluate("el => el.tagName") == "SECTION"
+    expect(main.get_by_role("button", name="Preview without saving")).to_be_visible()
     if js:
         assert page.evaluate("window.__sameDocument === true")
     main.get_by_role("button", name="Save lesson").click()

@@ -360,3 +360,20 @@ def test_one_question_at_a_time_with_the_keyboard(
     press(page, main.get_by_role("button", name="Submit answers"))
     expect(main.locator(".result-score")).to_contain_text("Passed")
     browser_log.assert_clean()
+
+
+def test_screen_reader_only_text_is_hidden_on_screen(
+    page: Page, app: Flask, account: Account, sign_in
+) -> None:
+    """"(done)" after a finished section is for screen readers: it must take no space
+    (a stylesheet the browser could not parse once showed it after every tick)."""
+    journey = make_journey_course(app, account, enrolled=True)
+    sign_in(page, account.email, account.password)
+    page.goto(journey.lesson_path)
+    press(page, page.get_by_role("main").get_by_role("button", name="Mark as done").first)
+    hidden = page.locator(".visually-hidden", has_text="(done)")
+    expect(hidden).to_have_count(1)
+    box = hidden.bounding_box()
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1, box
+    # Still in the accessibility tree: hidden from sight, not from screen readers.
+    assert hidden.evaluate("el => getComputedStyle(el).display") != "none"

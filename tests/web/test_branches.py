@@ -128,7 +128,7 @@ def test_ask_with_htmx_returns_the_list_with_a_polling_card(app, ada, world, pau
     branch_id, _ = only_branch(app)
     page = text(response)
     assert page.startswith('<div id="branch-list"')
-    assert f'hx-get="/branches/{branch_id}/card" hx-trigger="every 2s"' in page
+    assert f'hx-get="/branches/{branch_id}/card" data-hx-trigger="every 2s"' in page
     assert "HX-Request" in response.headers["Vary"]
 
 

@@ -142,11 +142,11 @@ def test_complete_section_as_a_partial_updates_progress_out_of_band(
     assert body.lstrip().startswith(f'<form id="section-{section_id}-state"')
     assert "<html" not in body
     assert "✓</span> Done" in body and "Mark as done" not in body
-    assert re.search(r'<div id="course-progress" class="course-progress" hx-swap-oob="true">',
+    assert re.search(r'<div id="course-progress" class="course-progress" data-hx-swap-oob="true">',
                      body)
     assert '<progress id="course-progress-bar" value="1" max="12">' in body
-    assert re.search(rf'<li id="toc-{section_id}" class="toc-item is-done" hx-swap-oob="true">',
-                     body)
+    assert re.search(rf'<li id="toc-{section_id}" class="toc-item is-done" '
+                     r'data-hx-swap-oob="true">', body)
     assert 'class="section-next" href="#step-2"' in body
 
 

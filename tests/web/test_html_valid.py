@@ -1,0 +1,96 @@
+"""Pages are valid HTML by the W3C Nu Html Checker (the npm package ``vnu-jar``).
+
+The test signs in as each role, crawls the main pages that role sees (full pages
+and the htmx partials they include), writes them to files and runs the checker
+on all of them in one batch, since the JVM's start-up is most of the cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.factories import DEFAULT_PASSWORD
+from webapp.extensions import db
+from webapp.models import Lesson, Quiz
+from webapp.services import quizzes
+
+ROOT = Path(__file__).resolve().parents[2]
+VNU_VERSION = "26.9.27"
+VNU_JAR = Path(os.environ.get("VNU_JAR") or
+               ROOT / ".venv/vnu/node_modules/vnu-jar/build/dist/vnu.jar")
+
+
+@pytest.fixture(scope="module")
+def vnu() -> list[str]:
+    """The checker's command line, or skip saying how to install it."""
+    java = shutil.which("java")
+    if not VNU_JAR.is_file() or not java:
+        reason = (f"the Nu Html Checker is not installed: npm install --no-save --prefix "
+                  f".venv/vnu vnu-jar@{VNU_VERSION} (needs Java); .ci/run installs it")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return [java, "-Xss4m", "-jar", str(VNU_JAR), "--format", "json", "--errors-only"]
+
+
+def _world(app, make_user, make_course, enroll) -> dict:
+    with app.app_context():
+        editor = make_user("html-editor@example.org", role="editor")
+        make_user("html-admin@example.org", role="admin")
+        learner = make_user("html-learner@example.org")
+        course = make_course(owner=editor, quiz=True)
+        enroll(learner, course)
+        lesson = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)).first()
+        quiz = db.session.scalars(select(Quiz).where(Quiz.module_id == lesson.module_id)).first()
+        attempt = quizzes.start_attempt(learner, quiz)
+        db.session.commit()
+        return {"course": course.slug, "course_id": course.id, "lesson": lesson.slug,
+                "lesson_id": lesson.id, "quiz_id": quiz.id, "attempt_id": attempt.id}
+
+
+def _pages(w: dict) -> dict[str | None, list[str]]:
+    learn = [f"/courses/{w['course']}", f"/courses/{w['course']}/lessons/{w['lesson']}",
+             f"/courses/{w['course']}/lessons/{w['lesson']}?focus=1", "/dashboard",
+             f"/quizzes/{w['quiz_id']}", f"/attempts/{w['attempt_id']}", "/account/"]
+    return {
+        None: ["/", "/courses/", "/login", "/register", f"/courses/{w['course']}",
+               "/no-such-page"],
+        "html-learner@example.org": learn,
+        "html-editor@example.org": [
+            "/edit/", f"/edit/courses/{w['course_id']}", f"/edit/lessons/{w['lesson_id']}",
+            f"/edit/lessons/{w['lesson_id']}/history", f"/edit/courses/{w['course_id']}/quizzes",
+            f"/edit/quizzes/{w['quiz_id']}", f"/edit/courses/{w['course_id']}/people",
+            f"/edit/courses/{w['course_id']}/package", f"/edit/courses/{w['course_id']}/history",
+            "/edit/drafts", "/edit/drafts/new", "/edit/import", "/edit/courses/new"],
+        "html-admin@example.org": ["/admin/jobs", "/admin/costs"],
+    }
+
+
+def test_main_pages_of_every_role_are_valid_html(app, vnu, tmp_path, login, make_user,
+                                                 make_course, enroll):
+    world = _world(app, make_user, make_course, enroll)
+    files: dict[str, str] = {}
+    for email, paths in _pages(world).items():
+        client = app.test_client()
+        if email:
+            assert login(client, email, DEFAULT_PASSWORD).status_code in (302, 303)
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == (404 if path == "/no-such-page" else 200), (
+                email, path, response.status_code)
+            name = f"page{len(files):03d}.html"
+            (tmp_path / name).write_bytes(response.data)
+            files[name] = f"{email or 'anonymous'} {path}"
+    result = subprocess.run([*vnu, *sorted(str(tmp_path / n) for n in files)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    messages = json.loads(result.stderr or result.stdout)["messages"]
+    errors = [f"{files[Path(m['url']).name]}:{m.get('lastLine')}: {m['message']}"
+              for m in messages if m.get("type") == "error"]
+    assert errors == [], f"{len(errors)} errors:\n" + "\n".join(errors[:200])
