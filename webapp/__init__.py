@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webapp.models.base import MAX_ID
 from webapp.settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,13 +183,20 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
     @login_manager.user_loader
     def _load_user(token: str):
-        from webapp.models import User
+        from flask import session
 
+        from webapp.services.sessions import session_user
+
+        # The cookie says who (id and session version) and which session (a random
+        # token); the session is live only while its row exists (signing out deletes it).
         user_id, _, session_version = token.partition(":")
-        if not (user_id.isdigit() and session_version.isdigit()):
+        session_token = session.get("sid")
+        if not (user_id.isdigit() and session_version.isdigit() and session_token):
             return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_version != int(session_version) or not user.is_active:
+        if int(user_id) > MAX_ID or int(session_version) > MAX_ID:
+            return None
+        user = session_user(int(user_id), int(session_version), str(session_token))
+        if user is None or not user.is_active:
             return None
         return user
 

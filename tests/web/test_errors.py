@@ -148,6 +148,7 @@ def test_signed_in_pages_answer_503_when_the_database_is_down(down_app):
     client = down_app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = "1:1"
+        session["sid"] = "a session token"
         session["_fresh"] = True
     for path in ("/", "/account/", "/courses/"):
         response = client.get(path)

@@ -1,13 +1,15 @@
-"""Sessions: renewed at sign-in, ended by a password change or suspension; logout is POST."""
+"""Sessions: renewed at sign-in, kept on the server (signing out, or out everywhere, ends
+them for every copy of the cookie), ended by a password change or suspension; logout is
+POST."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.factories import DEFAULT_PASSWORD, make_user
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import SecurityEvent, User, UserSession
 from webapp.services import accounts
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -147,3 +149,68 @@ def test_wrong_current_passwords_are_throttled_per_account(app, client, csrf_tok
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "Too many wrong passwords" in response.get_data(as_text=True)
+
+
+def _copy_of_cookie(app, client):
+    """Another browser holding a copy of ``client``'s session cookie, taken now."""
+    thief = app.test_client()
+    thief.set_cookie("tangent_session", client.get_cookie("tangent_session").value)
+    return thief
+
+
+def _session_rows(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(UserSession))
+
+
+def test_a_cookie_copied_before_signing_out_opens_nothing_afterwards(
+    app, client, ada, csrf_token, login
+):
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    copy = _copy_of_cookie(app, client)
+    assert signed_in(copy)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
+    assert not signed_in(copy)
+    assert copy.get("/dashboard").status_code == 302
+    assert _session_rows(app) == 0
+
+
+def test_sign_out_everywhere_ends_every_session_this_one_included(
+    app, client, ada, csrf_token, login
+):
+    phone = app.test_client()
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    login(phone, "ada@example.org", DEFAULT_PASSWORD)
+    copy = _copy_of_cookie(app, client)
+    page = client.get("/account/").get_data(as_text=True)
+    assert "Where you are signed in" in page and page.count("<tr>") == 3  # header + 2
+    assert "(this browser)" in page
+
+    response = client.post("/account/sessions/end",
+                           data={"csrf_token": csrf_token(client, "/account/")})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+    assert "signed out on every device (2 sessions)" in client.get("/login").get_data(
+        as_text=True)
+    for browser in (client, phone, copy):
+        assert not signed_in(browser)
+    assert _session_rows(app) == 0
+    with app.app_context():
+        event = db.session.scalars(select(SecurityEvent).where(SecurityEvent.kind == "logout")
+                                   .order_by(SecurityEvent.id.desc())).first()
+        assert event.detail == {"everywhere": True, "sessions": 2}
+    assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 303
+
+
+def test_a_password_change_and_a_suspension_delete_the_ended_sessions(
+    app, client, ada, csrf_token, login
+):
+    laptop = app.test_client()
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    login(laptop, "ada@example.org", DEFAULT_PASSWORD)
+    assert _session_rows(app) == 2
+    client.post("/account/password", data={
+        "current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD,
+        "csrf_token": csrf_token(client, "/account/")})
+    assert _session_rows(app) == 1 and signed_in(client)
+    set_status(app, "ada@example.org", "suspended")
+    assert _session_rows(app) == 0

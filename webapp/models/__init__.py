@@ -31,7 +31,7 @@ from webapp.models.quizzes import (
     Question,
     Quiz,
 )
-from webapp.models.users import User
+from webapp.models.users import User, UserSession
 
 __all__ = [
     "AcceptedAnswer",
@@ -67,4 +67,5 @@ __all__ = [
     "SecurityEvent",
     "Tag",
     "User",
+    "UserSession",
 ]

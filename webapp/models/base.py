@@ -57,6 +57,10 @@ def check_in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
+# The largest id any table holds: INTEGER columns end at 2^31 - 1 on PostgreSQL.
+MAX_ID = 2**31 - 1
+
+
 def fk_id(table: str, *, ondelete: str = "CASCADE", **column: Any) -> MappedColumn[Any]:
     """A column referencing ``table.id``. Rows go when their target goes, unless
     ``ondelete="SET NULL"`` keeps them (the column is then nullable)."""

@@ -65,6 +65,19 @@ class User(UserMixin, Base):
         return f"<User {self.id} {self.role}>"
 
 
+class UserSession(Base):
+    """One signed-in browser. The cookie holds a random token, this row its hash: signing
+    out deletes the row, so a copy of the cookie taken before opens nothing afterwards."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = fk_id("user", index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LearnerRow:
     """A row of one learner's own (progress, notes, attempts …), deleted with the account.
 

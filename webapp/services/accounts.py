@@ -15,6 +15,7 @@ from webapp.models.base import utcnow
 from webapp.models.users import ROLES, STATUSES
 from webapp.services.audit import delta_of, record_audit, record_security_event
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
+from webapp.services.sessions import end_sessions
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 256
@@ -175,6 +176,7 @@ def set_status(user: User, status: str, *, actor: User | None, reason: str = "")
         return
     if status != "active":
         user.session_version += 1
+        end_sessions(user)
     record_audit(actor, "user.status", "user", user.id, {"status": [before, status]})
     record_security_event(
         "status_changed", user=user, actor=actor, before=before, after=status, reason=reason

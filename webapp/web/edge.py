@@ -14,7 +14,9 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter, Map
 
-MAX_ID = 2**31 - 1
+from webapp.models.base import MAX_ID
+
+__all__ = ["MAX_ID", "IdConverter", "id_arg", "install_edge_checks"]
 NUL_MESSAGE = "The request contains a NUL character, which no field accepts."
 
 

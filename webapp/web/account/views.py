@@ -1,22 +1,27 @@
-"""Account settings: display name and password."""
+"""Account settings: display name, password, and the devices signed in."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.extensions import db
-from webapp.services import accounts
+from webapp.services import accounts, sessions
 from webapp.services.exceptions import ValidationFailed
 from webapp.web import throttle
 from webapp.web.account import bp
 from webapp.web.account.forms import PasswordForm, ProfileForm
+from webapp.web.forms import ActionForm, valid_or_400
 
 
 def _page(profile: ProfileForm | None = None, password: PasswordForm | None = None, status=200):
     profile = profile or ProfileForm(display_name=current_user.display_name)
     password = password or PasswordForm(formdata=None)
-    return render_template("account/settings.html", profile=profile, password=password), status
+    token = session.get("sid")
+    devices = [(row, sessions.is_current(row, token))
+               for row in sessions.list_sessions(current_user)]
+    return render_template("account/settings.html", profile=profile, password=password,
+                           devices=devices, sign_out_form=ActionForm()), status
 
 
 @bp.get("/")
@@ -39,6 +44,21 @@ def update_profile():
             flash("Your display name is saved.", "success")
             return redirect(url_for("account.settings"), 303)
     return _page(profile=form, status=400)
+
+
+@bp.post("/sessions/end")
+@login_required
+def sign_out_everywhere():
+    """End every session of this account, on every device, this one included."""
+    valid_or_400(ActionForm())
+    user = current_user._get_current_object()
+    ended = sessions.sign_out_everywhere(user, ip=request.remote_addr)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(f"You are signed out on every device ({ended} session{'s' if ended != 1 else ''}).",
+          "info")
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.post("/password")
@@ -68,6 +88,7 @@ def change_password():
                 throttle.record_failure(attempt)
             getattr(form, exc.field or "new_password").errors.append(exc.message)
         else:
+            sessions.end_sessions(user, keep_token=session.get("sid"))
             db.session.commit()
             # Every other session is now invalid; keep this one with the new version.
             login_user(user)

@@ -17,7 +17,7 @@ from flask_login import current_user, login_user, logout_user
 
 from webapp.database import run_in_transaction
 from webapp.extensions import db
-from webapp.services import accounts
+from webapp.services import accounts, sessions
 from webapp.services.audit import record_security_event
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.web import throttle
@@ -37,8 +37,11 @@ def safe_next(target: str | None) -> str:
 
 
 def _start_session(user) -> None:
-    # A fresh session at sign-in: nothing from before survives (session fixation).
+    # A fresh session at sign-in: nothing from before survives (session fixation), and
+    # a server-side row that signing out deletes (sessions.py).
     session.clear()
+    session["sid"] = sessions.start_session(user, user_agent=request.user_agent.string)
+    db.session.commit()
     login_user(user)
 
 
@@ -122,7 +125,8 @@ def logout():
     if current_user.is_authenticated:
         record_security_event("logout", user=current_user._get_current_object(),
                               ip=request.remote_addr)
-        db.session.commit()
+    sessions.end_session(session.get("sid"))
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
