@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import urllib.error
+import urllib.request
 
 import pytest
 
@@ -63,6 +64,15 @@ def test_serve_migrates_loads_demo_and_serves_with_gunicorn(env, tmp_path):
         assert "default-src 'self'" in csp
         assert "'unsafe-inline'" not in csp
         assert b"<main" in body
+
+        # A body over MAX_CONTENT_LENGTH, sent whole before the answer is read (as
+        # urllib and many clients do): the 413 page arrives, not a connection reset.
+        for size in (4 * 1024 * 1024 + 1, 5 * 1024 * 1024):
+            request = urllib.request.Request(f"{base}/login", data=b"x" * size, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused.value.code == 413
+            assert b"Too large" in refused.value.read()
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=25) == 0
