@@ -821,3 +821,34 @@ def test_only_the_course_editors_can_replace_it(editor):
     other = make_user(role="editor")
     with pytest.raises(PermissionDenied):
         packages.replace_draft(other, course, read_package(build_zip(package_files())))
+
+
+def test_a_course_with_every_optional_field_empty_exports_and_imports_back(editor):
+    """Everything the editor's forms call optional may be empty in a package too."""
+    from webapp.services import quiz_authoring
+
+    course = authoring.create_course(editor, title="Bare bones", summary="", tags=())
+    module = authoring.add_module(editor, course, "Only module")
+    authoring.add_lesson(editor, module, "Only lesson")
+    quiz = quiz_authoring.create_quiz_in_module(editor, module, key="", title="Bare quiz",
+                                                description="", max_attempts=None)
+    quiz_authoring.add_question(editor, quiz, QuestionSpec(
+        "true_false", "Is this question bare?", explanation="",
+        choices=[("True", True), ("False", False)]))
+    db.session.commit()
+
+    imported = packages.import_new(editor, read_package(export_course(course)))
+    db.session.commit()
+    assert snapshot(imported.id) == snapshot(course.id)
+
+
+def test_the_demo_courses_export_and_import_back(editor):
+    from webapp.services.demo import load_demo_content
+
+    demo = load_demo_content(None)
+    db.session.commit()
+    assert len(demo) == 3
+    for course in demo:
+        imported = packages.import_new(editor, read_package(export_course(course)))
+        db.session.commit()
+        assert snapshot(imported.id) == snapshot(course.id), course.slug

@@ -7,7 +7,7 @@ wrong types are errors naming the file and the place in it.
 
 A quiz is a table of ``key``, ``title``, optional ``description``,
 ``pass_percent`` (default 70) and ``max_attempts`` (default unlimited), and
-``questions``. A question has ``kind``, ``prompt``, ``explanation``, optional
+``questions``. A question has ``kind``, ``prompt``, optional ``explanation`` and
 ``points`` and, by kind: ``choices = [{text, correct}, …]`` (single, multiple),
 ``answer = true|false`` (true_false), ``accepted = ["…"]`` (short_text),
 ``answer`` and optional ``tolerance`` (numeric; numbers or strings) or
@@ -244,8 +244,9 @@ def read_question(data: Any, where: str) -> QuestionSpec:
     if kind not in QUESTION_KINDS:
         raise ValidationFailed(f"{where}: kind must be one of {', '.join(QUESTION_KINDS)}.")
     kind_fields = KIND_FIELDS[kind]
-    required = {"kind", "prompt", "explanation"} | (kind_fields - {"tolerance"})
-    optional = {"points"} | (kind_fields & {"tolerance"})
+    # The explanation is optional, as in the quiz editor (Tangent exports it as "").
+    required = {"kind", "prompt"} | (kind_fields - {"tolerance"})
+    optional = {"explanation", "points"} | (kind_fields & {"tolerance"})
     fields = Fields(data, where, required, optional)
     choices: list[tuple[str, bool]] = []
     accepted: tuple[str, ...] = ()
@@ -273,7 +274,7 @@ def read_question(data: Any, where: str) -> QuestionSpec:
     spec = QuestionSpec(
         kind=kind,
         prompt=fields.text("prompt"),
-        explanation=fields.text("explanation"),
+        explanation=fields.text("explanation", ""),
         points=fields.integer("points", 1, 1, 100) or 1,
         choices=tuple(choices),
         accepted=accepted,
