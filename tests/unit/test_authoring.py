@@ -431,3 +431,13 @@ def test_diff_round_trips():
     assert diff.revert(new, delta) == old
     kinds = [line.kind for line in diff.readable_diff(old, new)]
     assert "add" in kinds and "remove" in kinds
+
+
+def test_marker_lines_are_found_and_a_heading_underline_is_not_one():
+    from webapp.content.diff import marker_lines, merge_texts
+
+    merge = merge_texts("a\nb\nc\n", "a\nB1\nc\n", "a\nB2\nc\n", theirs_name="Ada's save")
+    assert merge.conflicts == 1 and merge.places[0].theirs == "B1\n"
+    assert marker_lines(merge.text) == [2, 4, 6]
+    assert "change 1: Ada's save has" in merge.text.splitlines()[1]
+    assert marker_lines("Title\n=======\n\nText.\n") == []

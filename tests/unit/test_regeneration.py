@@ -87,7 +87,7 @@ def test_an_edit_made_meanwhile_wins(lesson):
     db.session.commit()
     assert runner.run_job(job.id) == "failed"
     db.session.refresh(job)
-    assert job.error.startswith("save: Someone else saved a newer version")
+    assert job.error.startswith("save: A newer version (version 2, saved by ")
     assert db.session.get(Lesson, lesson.id).source == "Mine.\n"
 
 

@@ -252,6 +252,71 @@ def test_save_then_stale_save_conflict_page_keeps_both_texts(app, editor_client,
         assert db.session.get(Lesson, draft["lesson"]).source == "Theirs.\n"
 
 
+def test_a_conflict_with_my_other_tab_explains_the_merge_and_refuses_markers(
+    app, editor_client, draft, token
+):
+    url = f"/edit/lessons/{draft['lesson']}"
+    csrf = token(editor_client, url)
+    base = "Intro.\n\n## Step\n\nBody.\n"
+    assert editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
+                                         "source": base.replace("Body.", "Tab one."),
+                                         "version": "1"}).status_code == 303
+    conflict = editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
+                                             "source": base.replace("Body.", "Tab two."),
+                                             "version": "1"})
+    assert conflict.status_code == 409
+    page = text(conflict)
+    assert "You saved this lesson in another tab" in page
+    assert "same lines were changed on both\n    sides in 1 place" in page
+    assert "Change 1</strong> (line 5 of the box)" in page
+    merged = re.search(r'<textarea[^>]*id="source"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    assert "&lt;&lt;&lt;&lt;&lt;&lt;&lt; change 1: what you saved in another tab (version 2) has" \
+        in merged
+
+    # Saving the merge with its marker lines is refused, naming the lines.
+    import html
+
+    # As a browser sends it: the newline that opens a <textarea> is not part of its text.
+    merged = html.unescape(merged).removeprefix("\r\n").removeprefix("\n")
+    refused = editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
+                                            "source": merged, "version": "2"})
+    assert refused.status_code == 400
+    assert "marker lines of a merge (lines 5, 7, 9)" in text(refused)
+    with app.app_context():
+        assert "Tab one." in db.session.get(Lesson, draft["lesson"]).source
+    fixed = base.replace("Body.", "Tab two, merged.")
+    assert editor_client.post(url, data={"csrf_token": csrf, "title": "Hello",
+                                         "source": fixed, "version": "2"}).status_code == 303
+
+
+def test_a_conflict_with_another_editor_names_them(app, editor_client, draft, token, login):
+    with app.app_context():
+        other = make_user("grace@example.org", role="editor", display_name="Grace")
+        lesson = db.session.get(Lesson, draft["lesson"])
+        owner = db.session.get(User, lesson.course.owner_id)
+        authoring.invite_editor(owner, lesson.course, other.email)
+        db.session.commit()
+    grace = app.test_client()
+    login(grace, "grace@example.org", DEFAULT_PASSWORD)
+    url = f"/edit/lessons/{draft['lesson']}"
+    assert grace.post(url, data={"csrf_token": token(grace, url), "title": "Hello",
+                                 "source": "Grace's text.\n", "version": "1"}).status_code == 303
+    conflict = editor_client.post(url, data={"csrf_token": token(editor_client, url),
+                                             "title": "Hello", "source": "Mine.\n",
+                                             "version": "1"})
+    page = text(conflict)
+    assert "Grace saved this lesson while you were editing" in page
+    assert "Saved by Grace (version 2)" in page
+
+
+def test_a_markdown_heading_underline_is_not_a_merge_marker(app, editor_client, draft, token):
+    url = f"/edit/lessons/{draft['lesson']}"
+    response = editor_client.post(url, data={
+        "csrf_token": token(editor_client, url), "title": "Hello", "version": "1",
+        "source": "Intro.\n\nA heading\n=======\n\nText.\n"})
+    assert response.status_code == 303
+
+
 def test_oversized_source_is_a_form_error(app, editor_client, draft, token):
     url = f"/edit/lessons/{draft['lesson']}"
     csrf = token(editor_client, url)

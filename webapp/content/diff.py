@@ -83,13 +83,29 @@ def readable_diff(old: str, new: str, context: int = 3) -> list[DiffLine]:
 
 
 @dataclass(frozen=True)
+class ConflictPlace:
+    """One place where both sides changed the same lines: what each side has there."""
+
+    number: int
+    line: int  # where its first marker line stands in the merged text (1-based)
+    theirs: str
+    yours: str
+
+
+@dataclass(frozen=True)
 class Merge:
     text: str
     conflicts: int
+    places: tuple[ConflictPlace, ...] = ()
 
 
-def merge_texts(base: str, theirs: str, yours: str) -> Merge:
-    """Three-way merge; overlapping changes are kept both, between conflict markers."""
+START_MARKER, MID_MARKER, END_MARKER = "<<<<<<<", "=======", ">>>>>>>"
+
+
+def merge_texts(base: str, theirs: str, yours: str, *,
+                theirs_name: str = "the saved version") -> Merge:
+    """Three-way merge. Where both sides changed the same lines, both are kept between
+    marker lines that say in words whose each part is; ``places`` lists them."""
     def ensure_newline(text: str) -> list[str]:
         lines = _lines(text)
         if lines and not lines[-1].endswith("\n"):
@@ -97,8 +113,34 @@ def merge_texts(base: str, theirs: str, yours: str) -> Merge:
         return lines
 
     merger = merge3.Merge3(ensure_newline(base), ensure_newline(theirs), ensure_newline(yours))
-    lines = list(merger.merge_lines(name_a="saved by someone else", name_b="your text",
-                                    start_marker="<<<<<<<", mid_marker="=======",
-                                    end_marker=">>>>>>>"))
-    conflicts = sum(1 for line in lines if line.startswith("<<<<<<<"))
-    return Merge("".join(lines), conflicts)
+    out: list[str] = []
+    places: list[ConflictPlace] = []
+    for group in merger.merge_groups():
+        if group[0] != "conflict":
+            out.extend(group[1])
+            continue
+        _kind, _base_lines, their_lines, your_lines = group
+        number = len(places) + 1
+        places.append(ConflictPlace(number, len(out) + 1, "".join(their_lines),
+                                    "".join(your_lines)))
+        out.append(f"{START_MARKER} change {number}: {theirs_name} has\n")
+        out.extend(their_lines)
+        out.append(f"{MID_MARKER} change {number}: your text has\n")
+        out.extend(your_lines)
+        out.append(f"{END_MARKER} end of change {number}: keep one, delete these 3 lines\n")
+    return Merge("".join(out), len(places), tuple(places))
+
+
+def marker_lines(text: str) -> list[int]:
+    """Line numbers (1-based) of merge marker lines left in ``text``: a start or end
+    marker, or a middle one between them (alone, ``=======`` is a Markdown heading
+    underline and is left alone)."""
+    found: list[int] = []
+    inside = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith((START_MARKER, END_MARKER)):
+            found.append(number)
+            inside = line.startswith(START_MARKER)
+        elif inside and line.startswith(MID_MARKER):
+            found.append(number)
+    return found

@@ -23,7 +23,7 @@ from webapp.services.authoring.revisions import (
     revision_page,
     revisions_back_to,
 )
-from webapp.services.exceptions import NotFound
+from webapp.services.exceptions import NotFound, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,14 @@ def save_lesson(
     require_editor(actor, lesson.course)
     title = check_title(title)
     source = check_source(source)
+    if kind == "edit":
+        _refuse_merge_markers(source)
     if title == lesson.title and source == (lesson.source or "") and kind == "edit":
         # Nothing changed: no new version, so narration and other derived files stay valid.
         return []
     if not compare_and_set(Lesson, lesson.id, base_version):
         db.session.refresh(lesson)
-        raise _lesson_conflict(lesson, base_version, title, source)
+        raise _lesson_conflict(actor, lesson, base_version, title, source)
     before = {"title": lesson.title, "source": lesson.source or ""}
     lesson.title = title
     findings = _render_into(lesson, source)
@@ -117,22 +119,51 @@ def save_lesson(
     return findings
 
 
-def _lesson_conflict(lesson: Lesson, base_version: int, title: str, source: str) -> EditConflict:
+def _refuse_merge_markers(source: str) -> None:
+    """A text that still holds the conflict page's marker lines is not saved: learners
+    would read them."""
+    lines = diff.marker_lines(source)
+    if lines:
+        where = ", ".join(str(n) for n in lines[:12]) + (" …" if len(lines) > 12 else "")
+        raise ValidationFailed(
+            f"The text still holds the marker lines of a merge (line{'s' if len(lines) > 1 else ''}"
+            f" {where}). For each change, keep the part you want and delete the marker "
+            "lines (those starting with <<<<<<<, ======= and >>>>>>>), then save.",
+            field="source")
+
+
+def _saved_by(actor: User, lesson: Lesson) -> str:
+    """Who saved the lesson's current version, as the conflict page says it."""
+    author = db.session.scalar(
+        select(User).join(LessonRevision, LessonRevision.actor_id == User.id)
+        .where(LessonRevision.lesson_id == lesson.id, LessonRevision.version == lesson.version))
+    if author is None:
+        return "someone else"
+    return "you, in another tab" if author.id == actor.id else author.display_name
+
+
+def _lesson_conflict(actor: User, lesson: Lesson, base_version: int, title: str,
+                     source: str) -> EditConflict:
     base = None
-    merged, conflicts = None, 0
+    merged, conflicts, places = None, 0, ()
+    saved_by = _saved_by(actor, lesson)
     try:
         base_title, base_source = lesson_text_at(lesson, base_version)
     except NotFound:
         base_title = base_source = None
     if base_source is not None:
         base = {"title": base_title, "source": base_source}
-        merge = diff.merge_texts(base_source, lesson.source or "", source)
-        merged, conflicts = merge.text, merge.conflicts
+        theirs_name = ("what you saved in another tab" if saved_by == "you, in another tab"
+                       else f"what {saved_by} saved")
+        merge = diff.merge_texts(base_source, lesson.source or "", source,
+                                 theirs_name=f"{theirs_name} (version {lesson.version})")
+        merged, conflicts, places = merge.text, merge.conflicts, merge.places
     return EditConflict(
         current_version=lesson.version,
         current={"title": lesson.title, "source": lesson.source or ""},
         yours={"title": title, "source": source},
-        base=base, merged_source=merged, merge_conflicts=conflicts,
+        base=base, merged_source=merged, merge_conflicts=conflicts, merge_places=places,
+        saved_by=saved_by,
     )
 
 

@@ -25,14 +25,20 @@ class EditConflict(Conflict):
 
     def __init__(self, *, current_version: int, current: dict[str, Any],
                  yours: dict[str, Any], base: dict[str, Any] | None = None,
-                 merged_source: str | None = None, merge_conflicts: int = 0) -> None:
-        super().__init__("Someone else saved a newer version while you were editing.")
+                 merged_source: str | None = None, merge_conflicts: int = 0,
+                 merge_places: tuple = (), saved_by: str = "someone else") -> None:
+        super().__init__(f"A newer version (version {current_version}, saved by {saved_by}) "
+                         "was saved while you were editing.")
         self.current_version = current_version
         self.current = current
         self.yours = yours
         self.base = base
         self.merged_source = merged_source
         self.merge_conflicts = merge_conflicts
+        self.merge_places = merge_places
+        # Who saved the version in the way, in words: "you, in another tab" when it was
+        # the same person, else their display name.
+        self.saved_by = saved_by
 
 
 def compare_and_set(model: type[Course] | type[Lesson], row_id: int, base_version: int) -> bool:
