@@ -214,3 +214,20 @@ def test_a_password_change_and_a_suspension_delete_the_ended_sessions(
     assert _session_rows(app) == 1 and signed_in(client)
     set_status(app, "ada@example.org", "suspended")
     assert _session_rows(app) == 0
+
+
+@pytest.mark.parametrize(("agent", "described"), [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+     "Firefox on Windows"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/18.1 Safari/605.1.15", "Safari on macOS"),
+    ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0 Mobile Safari/537.36", "Chrome on Android"),
+    ("Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0",
+     "Edge on Windows"),
+    ("curl/8.5.0", "Unknown browser"),
+])
+def test_sessions_are_listed_by_browser_and_system(agent, described):
+    from webapp.services.sessions import describe_browser
+
+    assert describe_browser(agent) == described

@@ -70,5 +70,22 @@ def list_sessions(user: User, limit: int = 50) -> Sequence[UserSession]:
                               .order_by(UserSession.id.desc()).limit(limit)).all()
 
 
+# Ordered: Edge and Opera say "Chrome" too, Chrome says "Safari".
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+            ("Linux", "Linux"))
+
+
+def describe_browser(user_agent: str) -> str:
+    """"Firefox on Windows" from a User-Agent header, for people to recognise a session."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
 def is_current(row: UserSession, token: str | None) -> bool:
     return bool(token) and row.token_hash == _hash(token)

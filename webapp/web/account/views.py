@@ -18,7 +18,7 @@ def _page(profile: ProfileForm | None = None, password: PasswordForm | None = No
     profile = profile or ProfileForm(display_name=current_user.display_name)
     password = password or PasswordForm(formdata=None)
     token = session.get("sid")
-    devices = [(row, sessions.is_current(row, token))
+    devices = [(row, sessions.describe_browser(row.user_agent), sessions.is_current(row, token))
                for row in sessions.list_sessions(current_user)]
     return render_template("account/settings.html", profile=profile, password=password,
                            devices=devices, sign_out_form=ActionForm()), status
