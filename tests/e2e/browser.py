@@ -59,6 +59,8 @@ class Account:
 
 
 HOME_URL = re.compile(r"^https?://[^/]+/$")
+# Where signing in lands when no page asked for it.
+DASHBOARD_URL = re.compile(r"^https?://[^/]+/dashboard$")
 
 
 def submit_login(page: Page, email: str, password: str) -> None:
@@ -72,7 +74,7 @@ def submit_login(page: Page, email: str, password: str) -> None:
 def sign_in(page: Page, email: str, password: str) -> None:
     """Sign in through the login form and check that it worked."""
     submit_login(page, email, password)
-    expect(page).to_have_url(HOME_URL)
+    expect(page).to_have_url(DASHBOARD_URL)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 

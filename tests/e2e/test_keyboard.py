@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import HOME_URL, Account
+from tests.e2e.browser import DASHBOARD_URL, Account
 
 
 @pytest.mark.parametrize("path", ["/", "/courses/"])
@@ -49,7 +49,7 @@ def test_login_form_works_with_the_keyboard_only(page: Page, account: Account) -
     expect(page.get_by_role("main").get_by_role("button", name="Sign in")).to_be_focused()
     page.keyboard.press("Enter")
 
-    expect(page).to_have_url(HOME_URL)
+    expect(page).to_have_url(DASHBOARD_URL)
     header = page.get_by_role("navigation", name="Main")
     expect(header.get_by_role("link", name=account.display_name)).to_be_visible()
 
@@ -70,4 +70,4 @@ def test_login_errors_can_be_fixed_with_the_keyboard(page: Page, account: Accoun
     expect(page.get_by_label("Email", exact=True)).to_have_value(account.email)
     page.keyboard.type(account.password)
     page.keyboard.press("Enter")
-    expect(page).to_have_url(HOME_URL)
+    expect(page).to_have_url(DASHBOARD_URL)

@@ -231,3 +231,15 @@ def test_sessions_are_listed_by_browser_and_system(agent, described):
     from webapp.services.sessions import describe_browser
 
     assert describe_browser(agent) == described
+
+
+def test_signing_in_lands_on_the_dashboard_unless_a_page_asked(client, ada, csrf_token):
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"email": "ada@example.org",
+                                           "password": DEFAULT_PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/dashboard"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account/")})
+    token = csrf_token(client, "/login?next=/courses/")
+    response = client.post("/login", data={"email": "ada@example.org", "next": "/courses/",
+                                           "password": DEFAULT_PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/courses/"

@@ -25,14 +25,15 @@ from webapp.web.auth import bp
 from webapp.web.auth.forms import LoginForm, LogoutForm, RegisterForm
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site relative paths; anything else goes home."""
+def safe_next(target: str | None, default: str = "learn.dashboard") -> str:
+    """Only same-site relative paths; anything else goes to ``default`` (after sign-in,
+    the dashboard: what to continue)."""
     if not target:
-        return url_for("main.index")
+        return url_for(default)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target:
-        return url_for("main.index")
+        return url_for(default)
     return target
 
 
