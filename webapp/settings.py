@@ -71,6 +71,8 @@ class Settings:
     tts_voice: str = ""
     # Price per million characters of text sent to the speech provider.
     tts_price: Decimal = Decimal(0)
+    # The currency the providers bill in (costs are shown and exported in it).
+    cost_currency: str = "USD"
     ai_requests_per_minute: int = 3
     ai_daily_requests: int = 20
     # Monthly spend caps in the providers' currency; 0 means no cap.
@@ -125,6 +127,14 @@ def _parse_offload(name: str, raw: str) -> str | None:
         return value
     raise ConfigError(f"{name}: expected x-accel-redirect:/internal-prefix/ or x-sendfile, "
                       f"got {raw!r}")
+
+
+def _parse_currency(name: str, raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ConfigError(f"{name}: expected a three-letter currency code such as USD or EUR, "
+                          f"got {raw!r}")
+    return code
 
 
 def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
@@ -253,6 +263,7 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "TANGENT_AI_MONTHLY_BUDGET": ("ai_monthly_budget", _parse_decimal),
     "TANGENT_AI_COURSE_MONTHLY_BUDGET": ("ai_course_monthly_budget", _parse_decimal),
     "TANGENT_AUDIO_OFFLOAD": ("audio_offload", _parse_offload),
+    "TANGENT_COST_CURRENCY": ("cost_currency", _parse_currency),
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret

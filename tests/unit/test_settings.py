@@ -205,3 +205,11 @@ def test_overrides_win_and_unknown_ones_are_refused(tmp_path):
     assert load_settings(env, {"log_level": "ERROR"}).log_level == "ERROR"
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(env, {"not_a_setting": 1})
+
+
+def test_the_cost_currency_is_a_three_letter_code(tmp_path):
+    env = {"TANGENT_INSTANCE_PATH": str(tmp_path)}
+    assert load_settings(env).cost_currency == "USD"
+    assert load_settings({**env, "TANGENT_COST_CURRENCY": "eur"}).cost_currency == "EUR"
+    with pytest.raises(ConfigError, match="TANGENT_COST_CURRENCY: expected a three-letter"):
+        load_settings({**env, "TANGENT_COST_CURRENCY": "euros"})

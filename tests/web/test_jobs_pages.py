@@ -21,6 +21,7 @@ from webapp.extensions import db
 from webapp.models import Course, GenerationJob, ProviderCall, User
 from webapp.models.base import utcnow
 from webapp.services import costs
+from webapp.services.costs import format_money
 from webapp.web.jobs.views import money
 from webapp.web.polling import CARD_LIMIT, poll_seconds
 
@@ -232,11 +233,18 @@ def test_card_of_a_finished_job_stops_polling_with_286(app, ed, status):
     assert page.status_code == 200
 
 
-def test_money_is_shown_with_two_to_six_decimals():
-    assert [money(Decimal(v)) for v in ("0", "0.3", "0.000120", "12.5", "0.0000004",
-                                        "0.0000015")] == [
-        "0.00", "0.30", "0.00012", "12.50", "< 0.000001", "0.000002"]
-    assert money(None) == "0.00"
+def test_money_is_shown_with_two_to_six_decimals_and_the_currency():
+    assert [format_money(Decimal(v), "USD") for v in (
+        "0", "0.3", "0.000120", "12.5", "0.0000004", "0.0000015", "0E-10")] == [
+        "0.00 USD", "0.30 USD", "0.00012 USD", "12.50 USD", "< 0.000001 USD", "0.000002 USD",
+        "0.00 USD"]
+    assert format_money(None, "EUR") == "0.00 EUR"
+
+
+def test_pages_show_costs_in_the_configured_currency(app, settings_override):
+    settings_override(cost_currency="EUR")
+    with app.test_request_context():
+        assert money(Decimal("0.3")) == "0.30 EUR"
 
 
 def test_polling_backs_off_as_the_job_ages(app, ed):
@@ -468,7 +476,7 @@ def test_admin_costs_month_totals(admin, ledger):
     assert '<option value="2025-04">April 2025</option>' in page
     assert "Bread baking" in page and "1,010" in page and "2,000" in page
     assert "0.30" in page and "0.03" in page
-    assert re.search(r"Total for March 2025</th><td class=\"num\"><strong>0.33</strong>", page)
+    assert re.search(r"Total for March 2025</th><td class=\"num\"><strong>0.33 USD</strong>", page)
     assert 'href="/admin/costs.csv?month=2025-03"' in page
     empty = text(admin.get("/admin/costs?month=2025-01"))
     assert "No AI or audio costs recorded in January 2025" in empty

@@ -39,6 +39,7 @@ def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
     from webapp.extensions import db
     from webapp.providers.tts import SpeechError, make_speech_provider
     from webapp.services import audio as audio_service
+    from webapp.services.costs import format_money
     from webapp.services.exceptions import ValidationFailed
     from webapp.settings import get_settings
 
@@ -73,7 +74,7 @@ def audio_narrate(course_slug: str, lesson_slug: str | None) -> None:
         made += 1
         click.echo(f"  {lesson.slug}: narrated version {asset.lesson_version} with {voice} "
                    f"({_minutes(asset.duration_ms)}, {asset.size_bytes // 1024} KB, "
-                   f"cost {asset.cost})")
+                   f"cost {format_money(asset.cost, settings.cost_currency)})")
     click.echo(f"Narrated {plural(made, 'lesson')}; {current} up to date"
                + (f"; {skipped} skipped." if skipped else "."))
 

@@ -255,3 +255,17 @@ def csv_for_month(month: date) -> str:
     writer.writerow(["total", f"{calls} calls", "", "", "", "", "", "", "", "",
                      tokens_in, tokens_out, characters, _plain(cost), ""])
     return out.getvalue()
+
+
+MONEY_SHOWN = Decimal("0.000001")
+
+
+def format_money(value: Decimal | None, currency: str) -> str:
+    """A cost for people: two to six decimals and the currency (``0.30 USD``,
+    ``0.00012 USD``, never ``0E-10``); the CSV export keeps every digit."""
+    value = Decimal(value or 0)
+    if 0 < value < MONEY_SHOWN:
+        return f"< {MONEY_SHOWN} {currency}"
+    text = format(value.quantize(MONEY_SHOWN), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')} {currency}"

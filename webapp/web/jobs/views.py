@@ -62,18 +62,10 @@ def _user() -> User:
 # --- template helpers ------------------------------------------------------------------------
 
 
-MONEY_SHOWN = Decimal("0.000001")
-
-
 @bp.app_template_filter("money")
 def money(value: Decimal | None) -> str:
-    """A cost for people: two to six decimals (``0.30``, ``0.00012``); the CSV has them all."""
-    value = Decimal(value or 0)
-    if 0 < value < MONEY_SHOWN:
-        return f"< {MONEY_SHOWN}"
-    text = format(value.quantize(MONEY_SHOWN), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+    """A cost in the providers' currency (``costs.format_money``)."""
+    return costs.format_money(value, get_settings(current_app).cost_currency)
 
 
 @bp.app_template_filter("job_step")
