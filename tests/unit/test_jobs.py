@@ -330,3 +330,40 @@ def test_scaffold_course_draft_end_to_end(editor):
     # Running the finished job again changes nothing.
     assert runner.run_job(job.id) is None
     assert db.session.scalar(select(func.count()).select_from(Lesson)) == len(lessons)
+
+
+def test_a_draft_from_the_offline_scaffold_cannot_be_published_until_edited(editor):
+    """Learners never read the scaffold's prompts: publishing lists every one left."""
+    from webapp.content.placeholders import LESSON_MARK
+    from webapp.models import Choice, Question, Quiz
+    from webapp.services import authoring
+
+    job, _created = jobs.request_course_draft(editor, topic="Sourdough bread",
+                                              level="beginner", settings=app_settings())
+    db.session.commit()
+    assert runner.run_job(job.id) == "succeeded"
+    course = db.session.get(Course, db.session.get(GenerationJob, job.id).course_id)
+    problems = authoring.publish_problems(course)
+    lessons = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)).all()
+    assert [p for p in problems if p.startswith("Lesson")] and len(
+        [p for p in problems if "still has the draft's prompts" in p and "Lesson" in p]
+    ) == len(lessons)
+    assert any(p.startswith("Quiz") and "question 1" in p for p in problems)
+    with pytest.raises(ValidationFailed, match="still has the draft's prompts"):
+        authoring.publish(editor, course)
+
+    # Once an editor has written the lessons and the questions, it publishes.
+    for lesson in lessons:
+        text = "\n".join(line for line in lesson.source.splitlines()
+                         if LESSON_MARK not in line and "Draft scaffold" not in line)
+        authoring.save_lesson(editor, lesson, base_version=lesson.version, title=lesson.title,
+                              source=text.replace("<Callout kind=\"tip\">\n</Callout>", "")
+                              + "\n\nWritten by the editor.\n")
+    for question in db.session.scalars(select(Question).join(Quiz)
+                                       .where(Quiz.course_id == course.id)):
+        question.prompt = f"A real question {question.id}?"
+        question.explanation = "Because."
+        for choice in db.session.scalars(select(Choice).where(Choice.question_id == question.id)):
+            choice.text = f"Answer {choice.id}" if choice.text.startswith("Editor") else choice.text
+    db.session.flush()
+    assert authoring.publish_problems(course) == []

@@ -13,12 +13,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from webapp.content.placeholders import LESSON_MARK, QUESTION_MARK, SCAFFOLD_LABEL
 from webapp.providers.text.interface import Completion, ProviderError, Usage
 from webapp.providers.text.prompts import as_prompt_text, render_prompt
 from webapp.providers.text.schemas import LEVELS, answer_errors
-
-SCAFFOLD_LABEL = ("Draft scaffold — written by Tangent's offline scaffold, not by an AI model: "
-                  "replace the prompts below.")
 
 
 def _clean(variables: Mapping[str, Any], key: str, default: str, limit: int = 100) -> str:
@@ -91,18 +89,18 @@ def _scaffold_lesson(variables: Mapping[str, Any]) -> dict[str, Any]:
     markdown = "\n\n".join([
         _label(),
         f"This lesson of “{course}” is written for {level} learners. Its goal: {goal}",
-        f"> ✏️ Editor: open with a question, a short story or an everyday situation that "
+        f"> {LESSON_MARK} open with a question, a short story or an everyday situation that "
         f"shows why “{title}” matters.",
         "## The idea",
-        f"> ✏️ Editor: explain the central idea of “{title}” in two or three short "
+        f"> {LESSON_MARK} explain the central idea of “{title}” in two or three short "
         "paragraphs, in plain words. Define each new term where it first appears.",
         "## An example",
-        "> ✏️ Editor: walk through one concrete, realistic example step by step, and show "
+        f"> {LESSON_MARK} walk through one concrete, realistic example step by step, and show "
         "the result the learner should expect.",
         "## Try it yourself",
-        "> ✏️ Editor: give a small task the learner can finish in a few minutes, and say "
+        f"> {LESSON_MARK} give a small task the learner can finish in a few minutes, and say "
         "how they can check their answer.",
-        f'<Callout kind="tip">\n✏️ Editor: end with one practical tip, or a common mistake '
+        f'<Callout kind="tip">\n{LESSON_MARK} end with one practical tip, or a common mistake '
         f"to avoid, about “{title}”.\n</Callout>",
     ])
     return {"markdown": markdown + "\n"}
@@ -129,15 +127,15 @@ def _scaffold_quiz(variables: Mapping[str, Any]) -> dict[str, Any]:
 
     return {"questions": [
         {"kind": "single",
-         "prompt": f"Draft question — editor: rewrite. Which statement best sums up {topic}?",
+         "prompt": f"{QUESTION_MARK} Which statement best sums up {topic}?",
          "explanation": explanation, "choices": choices(single)},
         {"kind": "true_false",
-         "prompt": (f"Draft question — editor: rewrite. True or false: a statement about "
+         "prompt": (f"{QUESTION_MARK} True or false: a statement about "
                     f"{topic} that is {'true' if statement_true else 'false'}."),
          "explanation": explanation,
          "choices": choices([("True", statement_true), ("False", not statement_true)])},
         {"kind": "multiple",
-         "prompt": (f"Draft question — editor: rewrite. Which of these are true of {topic}? "
+         "prompt": (f"{QUESTION_MARK} Which of these are true of {topic}? "
                     "Select all that apply."),
          "explanation": explanation, "choices": choices(multiple)},
     ]}
@@ -153,15 +151,15 @@ def _scaffold_branch(variables: Mapping[str, Any]) -> dict[str, Any]:
         f"This branch goes deeper into “{topic}”, from the lesson “{lesson}” of “{course}”, "
         f"for {level} learners.",
         "## Why it matters here",
-        f"> ✏️ Editor: say how “{topic}” connects to “{lesson}” and what the learner gains "
+        f"> {LESSON_MARK} say how “{topic}” connects to “{lesson}” and what the learner gains "
         "by going deeper.",
         "## A closer look",
-        f"> ✏️ Editor: explain “{topic}” in more depth than the lesson did, with one "
+        f"> {LESSON_MARK} explain “{topic}” in more depth than the lesson did, with one "
         "concrete example.",
         "## Check your understanding",
-        "> ✏️ Editor: ask one or two questions the learner can answer on their own, and "
+        f"> {LESSON_MARK} ask one or two questions the learner can answer on their own, and "
         "give the answers in a Details block.",
-        f'<Callout kind="tip">\n✏️ Editor: suggest where to read or practise more about '
+        f'<Callout kind="tip">\n{LESSON_MARK} suggest where to read or practise more about '
         f"“{topic}”.\n</Callout>",
     ])
     return {"title": f"Going deeper: {topic}"[:160], "markdown": markdown + "\n"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from webapp.content.placeholders import is_placeholder_text, placeholder_lines
 from webapp.content.render import lesson_embeds
 from webapp.extensions import db
-from webapp.models import Course, CourseRevision, Lesson, Question, Quiz, User
+from webapp.models import Choice, Course, CourseRevision, Lesson, Question, Quiz, User
 from webapp.services import courses as course_service
 from webapp.services.audit import record_audit
 from webapp.services.authoring.access import require_editor
@@ -35,7 +36,32 @@ def publish_problems(course: Course) -> list[str]:
                                 "but the course has no quiz with that id.")
         if not (lesson.source or "").strip():
             problems.append(f"Lesson “{lesson.title}” is empty.")
+        lines = placeholder_lines(lesson.source or "")
+        if lines:
+            problems.append(f"Lesson “{lesson.title}” still has the draft's prompts for the "
+                            f"editor (line{'s' if len(lines) > 1 else ''} "
+                            f"{', '.join(map(str, lines))}): write those parts, then delete "
+                            "the prompts.")
+    problems.extend(_quiz_placeholders(course))
     return problems
+
+
+def _quiz_placeholders(course: Course) -> list[str]:
+    """Quiz questions whose prompt, choices or explanation are still the draft's prompts."""
+    rows = db.session.execute(
+        select(Quiz.title, Question.position, Question.prompt, Question.explanation,
+               Question.id).join(Question, Question.quiz_id == Quiz.id)
+        .where(Quiz.course_id == course.id).order_by(Quiz.id, Question.position)).all()
+    choice_texts: dict[int, list[str]] = {}
+    for question_id, text in db.session.execute(
+            select(Choice.question_id, Choice.text).join(Question).join(Quiz)
+            .where(Quiz.course_id == course.id)):
+        choice_texts.setdefault(question_id, []).append(text)
+    return [f"Quiz “{title}”, question {position}, still has the draft's prompts for the "
+            "editor: rewrite it."
+            for title, position, prompt, explanation, question_id in rows
+            if any(is_placeholder_text(text or "") for text in
+                   [prompt, explanation, *choice_texts.get(question_id, [])])]
 
 
 def _status_revision(actor: User, course: Course, kind: str, before: str) -> None:
