@@ -48,7 +48,10 @@ def test_dashboard_continue_bookmarks_and_certificates(app, client, login):
     # Continue lands on the exact section of the last lesson read.
     assert 'href="/courses/started/lessons/lesson-1-2#step-2" role="button">Continue</a>' in page
     assert "1 of 4 sections · 25 %" in page
-    assert 'href="/courses/fresh" role="button">Start</a>' in page
+    # A course with its certificate is under "Completed", not "Continue learning".
+    completed = page.split('id="completed-heading"', 1)[1]
+    assert '<a href="/courses/fresh">Fresh</a>' in completed
+    assert 'href="/courses/fresh" role="button"' not in page
     assert 'href="/courses/started/lessons/lesson-1-2">Lesson 1.2</a>' in page
     assert "Gone" not in page  # bookmarks of unpublished courses are hidden
     assert '<a href="/certificates/abc123">Fresh</a>' in page
@@ -76,4 +79,6 @@ def test_finished_course_on_the_dashboard(app, client, login):
         assert db.session.scalar(select(Certificate.course_title)) == "Done"
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     page = client.get("/dashboard").get_data(as_text=True)
-    assert "All sections done" in page and "100 %" in page
+    completed = page.split('id="completed-heading"', 1)[1]
+    assert '<a href="/courses/done">Done</a>' in completed and "certificate</a>" in completed
+    assert "You have finished every course you are enrolled in." in page

@@ -395,3 +395,27 @@ def test_section_anchors_never_duplicate_ids(app, client):
     for href in re.findall(r'href="#([^"]+)"', page):
         if href not in ("main", "lesson-note"):
             assert href in ids
+
+
+def test_the_path_goes_through_the_module_quiz(app, client, make_user, make_course, enroll,
+                                               make_quiz, login):
+    with app.app_context():
+        user = make_user("path@example.org")
+        course = make_course("Path", modules=2, lessons=2, sections=1)
+        quiz = make_quiz(course.modules[0], title="Module one check")
+        enroll(user, course)
+        quiz_id = quiz.id
+    login(client, "path@example.org")
+    last_of_module = client.get("/courses/path/lessons/lesson-1-2").get_data(as_text=True)
+    assert f'class="section-next" href="/quizzes/{quiz_id}"' in last_of_module
+    assert "Next: quiz “Module one check”" in last_of_module
+    assert "Next: the module's quiz" in last_of_module
+    # Mid-module lessons and a module without a quiz go on to the next lesson.
+    assert 'href="/courses/path/lessons/lesson-1-2"' in client.get(
+        "/courses/path/lessons/lesson-1-1").get_data(as_text=True)
+    assert "Next: quiz" not in client.get("/courses/path/lessons/lesson-2-2").get_data(
+        as_text=True)
+    course_page = client.get("/courses/path").get_data(as_text=True)
+    assert "Before your certificate:" in course_page
+    assert "4 sections to mark as done" in course_page
+    assert f'pass the quiz <a href="/quizzes/{quiz_id}">Module one check</a>' in course_page

@@ -19,7 +19,18 @@ from webapp.content.render import (
     slugify,
 )
 from webapp.extensions import db
-from webapp.models import Course, CourseTag, Lesson, LessonRevision, Module, Section, Tag, User
+from webapp.models import (
+    Course,
+    CourseTag,
+    Lesson,
+    LessonRevision,
+    Module,
+    Question,
+    Quiz,
+    Section,
+    Tag,
+    User,
+)
 from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.services.audit import record_audit
@@ -178,6 +189,17 @@ def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
         base.where(Lesson.position > lesson.position).order_by(Lesson.position).limit(1)
     )
     return prev, nxt
+
+
+def quiz_after(lesson: Lesson) -> Quiz | None:
+    """The quiz that follows ``lesson`` on the learning path: its module's first quiz
+    (that has questions) when ``lesson`` is the module's last lesson."""
+    later = select(Lesson.id).where(Lesson.module_id == lesson.module_id,
+                                    Lesson.position > lesson.position).exists()
+    return db.session.scalar(
+        select(Quiz).where(Quiz.module_id == lesson.module_id, ~later,
+                           Quiz.id.in_(select(Question.quiz_id)))
+        .order_by(Quiz.id).limit(1))
 
 
 # --- writing content without permission checks ----------------------------------------

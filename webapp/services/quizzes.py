@@ -88,6 +88,13 @@ def quizzes_for_course(course_id: int) -> Sequence[Quiz]:
     ).all()
 
 
+def answerable_quiz_ids(course_id: int) -> set[int]:
+    """The course's quizzes that have questions (those a certificate waits for)."""
+    return set(db.session.scalars(
+        select(Quiz.id).where(Quiz.course_id == course_id,
+                              Quiz.id.in_(select(Question.quiz_id)))))
+
+
 @dataclass(frozen=True)
 class QuizRecord:
     attempts_used: int

@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from webapp import htmx
 from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
 from webapp.extensions import db
-from webapp.models import Course, Lesson, Section, User
+from webapp.models import Course, Lesson, Quiz, Section, User
 from webapp.services import audio, branches, courses, progress, quizzes
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.web.forms import ActionForm
@@ -45,13 +45,19 @@ def course(slug: str):
     for quiz in quizzes.quizzes_for_course(course.id):
         module_quizzes[quiz.module_id].append(quiz)
     target = progress.resume_target(user, course)
+    passed = quizzes.passed_quiz_ids(user, course.id) if enrolled else set()
+    answerable = quizzes.answerable_quiz_ids(course.id) if enrolled else set()
     return render_template(
         "learn/course.html",
         course=course,
         enrollment=enrollment,
         states=progress.lesson_states(user, course.id) if enrolled else {},
         course_progress=progress.course_progress(user, course.id) if enrolled else None,
-        passed=quizzes.passed_quiz_ids(user, course.id) if enrolled else set(),
+        passed=passed,
+        # What stands between the learner and the certificate: quizzes not passed yet.
+        quizzes_left=[quiz for module in module_quizzes.values() for quiz in module
+                      if quiz.id in answerable and quiz.id not in passed],
+        certificate=quizzes.certificate_for(user, course.id) if enrolled else None,
         module_quizzes=module_quizzes,
         resume_url=_lesson_url(course.slug, target.lesson, target.section_key) if target else None,
         resuming=enrolled and enrollment.last_lesson_id is not None,
@@ -139,11 +145,15 @@ class LessonLinks:
 
     def controls(
         self, section: Section, done: bool, next_section: Section | None,
-        next_anchor: str | None, next_lesson: Lesson | None,
+        next_anchor: str | None, next_lesson: Lesson | None, next_quiz: Quiz | None = None,
     ) -> Controls:
+        # The path goes through the module's quiz before the next module's lessons.
         if next_section is not None:
             href, label = self.section(next_section, next_anchor or next_section.key), \
                 f"Next: {next_section.title}"
+        elif next_quiz is not None:
+            href, label = url_for("quiz.show", quiz_id=next_quiz.id), \
+                f"Next: quiz “{next_quiz.title}”"
         elif next_lesson is not None:
             href, label = self.lesson(next_lesson), f"Next lesson: {next_lesson.title}"
         else:
@@ -181,6 +191,7 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
     done_ids = progress.completed_section_ids(user, [lesson.id]) if enrolled else set()
     position_id = progress.lesson_position(user, lesson.id) if enrolled else None
     prev_lesson, next_lesson = courses.lesson_neighbours(lesson)
+    next_quiz = courses.quiz_after(lesson)
     note = progress.get_note(user, lesson.id)
     narration = audio.latest_asset(lesson)
     narration_url = (url_for("audio.asset", asset_id=narration.id) if narration is not None
@@ -207,7 +218,7 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
         nxt = sections[i + 1] if i + 1 < len(sections) else None
         controls[section.id] = links.controls(
             section, section.id in done_ids, nxt, anchors.get(nxt.id) if nxt else None,
-            next_lesson,
+            next_lesson, next_quiz,
         )
     index = sections.index(current) if current is not None else 0
     if note_form is None:
@@ -230,6 +241,7 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
         position=position,
         prev_lesson=prev_lesson,
         next_lesson=next_lesson,
+        next_quiz=next_quiz,
         bookmarked=progress.is_bookmarked(user, lesson.id),
         note=note,
         note_form=note_form,
@@ -318,7 +330,8 @@ def complete_section(section_id: int):
                   "success")
         return htmx.redirect(back)
     next_lesson = None if state.next_section else courses.lesson_neighbours(lesson)[1]
-    controls = links.controls(section, True, state.next_section, None, next_lesson)
+    next_quiz = None if state.next_section else courses.quiz_after(lesson)
+    controls = links.controls(section, True, state.next_section, None, next_lesson, next_quiz)
     return htmx.render(
         "learn/_complete.html", ctl=controls, course_progress=state.progress,
         certificate=state.certificate, focus=focus, section=section,
