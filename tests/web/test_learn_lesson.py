@@ -419,3 +419,28 @@ def test_the_path_goes_through_the_module_quiz(app, client, make_user, make_cour
     assert "Before your certificate:" in course_page
     assert "4 sections to mark as done" in course_page
     assert f'pass the quiz <a href="/quizzes/{quiz_id}">Module one check</a>' in course_page
+
+
+def test_a_section_marked_done_can_be_undone(app, client, htmx_client, world, learner, login,
+                                             csrf_token):
+    token = learner(app, htmx_client, world)
+    section_id = world["lessons"]["lesson-1-1"]["sections"][0]
+    htmx_client.post(f"/sections/{section_id}/complete", headers={"X-CSRFToken": token})
+    done = htmx_client.get(f"{URL}/lesson-1-1").get_data(as_text=True)
+    assert f'data-hx-post="/sections/{section_id}/undo"' in done
+    partial = htmx_client.post(f"/sections/{section_id}/undo", headers={"X-CSRFToken": token})
+    body = partial.get_data(as_text=True)
+    assert partial.status_code == 200
+    assert f'id="section-{section_id}-action" class="outline">Mark as done' in body
+    assert "0 of 12 sections" in body and 'data-hx-swap-oob="true"' in body
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SectionProgress)) == 0
+    # Without JavaScript: a plain form post, then back to the section, not done.
+    login(client, "ada@example.org", DEFAULT_PASSWORD)
+    plain_token = csrf_token(client, f"{URL}/lesson-1-1")
+    client.post(f"/sections/{section_id}/complete", data={"csrf_token": plain_token})
+    plain = client.post(f"/sections/{section_id}/undo", data={"csrf_token": plain_token})
+    assert plain.status_code == 303
+    assert plain.headers["Location"].startswith(f"{URL}/lesson-1-1")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SectionProgress)) == 0

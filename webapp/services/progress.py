@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -31,6 +31,7 @@ from webapp.models.base import utcnow
 from webapp.services.audit import record_audit
 from webapp.services.completion import (
     CourseProgress,
+    certificate_for,
     course_progress,
     get_enrollment,
     maybe_issue_certificate,
@@ -120,6 +121,30 @@ class SectionState:
     progress: CourseProgress
     certificate: Certificate | None
     next_section: Section | None
+
+
+def uncomplete_section(user: User, section_id: int) -> SectionState:
+    """Take back "done" on a section (a slip of the finger, or to read it again): the
+    lesson is in progress again. A certificate already issued stays valid.
+
+    Idempotent: a section not done stays not done.
+    """
+    section = _section_with_lesson(section_id)
+    lesson = section.lesson
+    require_enrollment(user, lesson.course_id)
+    db.session.execute(delete(SectionProgress).where(SectionProgress.user_id == user.id,
+                                                     SectionProgress.section_id == section.id))
+    row = _lesson_progress(user, lesson)
+    if row.status == "completed":
+        row.status, row.completed_at = "in_progress", None
+    record_position(user, section)
+    db.session.flush()
+    return SectionState(
+        section=section, lesson=lesson, done=False, lesson_done=False,
+        progress=course_progress(user, lesson.course_id),
+        certificate=certificate_for(user, lesson.course_id),
+        next_section=_next_section(section),
+    )
 
 
 def _section_with_lesson(section_id: int) -> Section:

@@ -315,7 +315,17 @@ def set_focus(lesson_id: int):
 @bp.post("/sections/<int:section_id>/complete")
 @login_required
 def complete_section(section_id: int):
-    state = progress.complete_section(_user(), section_id)
+    return _section_state(progress.complete_section(_user(), section_id))
+
+
+@bp.post("/sections/<int:section_id>/undo")
+@login_required
+def uncomplete_section(section_id: int):
+    """Take back "Mark as done" (the same partial, in the not-done state)."""
+    return _section_state(progress.uncomplete_section(_user(), section_id))
+
+
+def _section_state(state: progress.SectionState):
     db.session.commit()
     lesson = state.lesson
     course_slug = lesson.course.slug
@@ -325,17 +335,18 @@ def complete_section(section_id: int):
     back = (links.section(section, section.key) if focus
             else _lesson_url(course_slug, lesson, section.key))
     if not htmx.is_partial():
-        if state.certificate is not None:
+        if state.done and state.certificate is not None and state.progress.complete:
             flash("You completed the course. Your certificate is ready on your dashboard.",
                   "success")
         return htmx.redirect(back)
     next_lesson = None if state.next_section else courses.lesson_neighbours(lesson)[1]
     next_quiz = None if state.next_section else courses.quiz_after(lesson)
-    controls = links.controls(section, True, state.next_section, None, next_lesson, next_quiz)
+    controls = links.controls(section, state.done, state.next_section, None, next_lesson,
+                              next_quiz)
     return htmx.render(
         "learn/_complete.html", ctl=controls, course_progress=state.progress,
-        certificate=state.certificate, focus=focus, section=section,
-        anchor=section.key, done=True, links=links, lesson=lesson,
+        certificate=state.certificate if state.done else None, focus=focus, section=section,
+        anchor=section.key, done=state.done, links=links, lesson=lesson,
     )
 
 
