@@ -136,3 +136,16 @@ def save_screenshot(page: Page, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=Path(SCREENSHOTS) / f"{name}.png", full_page=True)
+
+
+def horizontal_overflow(page) -> list[str]:
+    """Elements sticking out past the right edge of the viewport (empty when none)."""
+    return page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth <= width) return [];
+            return [...document.querySelectorAll('body *')]
+                .filter(el => el.getBoundingClientRect().right > width + 0.5)
+                .map(el => el.outerHTML.slice(0, 120));
+        }"""
+    )

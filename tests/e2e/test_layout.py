@@ -5,23 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.browser import SHELL_PAGES, ShellPage
+from tests.e2e.browser import SHELL_PAGES, ShellPage, horizontal_overflow
 
 PHONE = {"width": 375, "height": 667}
 BY_NAME = {p.name: p for p in SHELL_PAGES}
-
-
-def _horizontal_overflow(page: Page) -> list[str]:
-    """Elements sticking out past the right edge of the viewport (empty when none)."""
-    return page.evaluate(
-        """() => {
-            const width = document.documentElement.clientWidth;
-            if (document.documentElement.scrollWidth <= width) return [];
-            return [...document.querySelectorAll('body *')]
-                .filter(el => el.getBoundingClientRect().right > width + 0.5)
-                .map(el => el.outerHTML.slice(0, 120));
-        }"""
-    )
 
 
 @pytest.mark.parametrize("name", ["home", "login", "login-errors", "register", "account"])
@@ -31,7 +18,7 @@ def test_no_horizontal_scroll_at_phone_width(
     page.set_viewport_size(PHONE)
     BY_NAME[name].visit(page, request)
     save_screenshot(page, f"{name}-phone")
-    assert _horizontal_overflow(page) == []
+    assert horizontal_overflow(page) == []
     # The main call to action is reachable without zooming or scrolling sideways.
     button = page.get_by_role("main").get_by_role("button").first
     if button.count():

@@ -8,6 +8,7 @@ from flask import Flask
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from tests.e2e.browser import horizontal_overflow
 from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import Lesson
@@ -38,17 +39,6 @@ def world(app: Flask, make_user, make_course, enroll) -> dict:
                 "lesson_id": lesson.id}
 
 
-def _overflow(page: Page) -> list[str]:
-    return page.evaluate(
-        """() => {
-            const width = document.documentElement.clientWidth;
-            if (document.documentElement.scrollWidth <= width) return [];
-            return [...document.querySelectorAll('body *')]
-                .filter(el => el.getBoundingClientRect().right > width + 0.5)
-                .map(el => el.outerHTML.slice(0, 100));
-        }""")
-
-
 def test_no_page_scrolls_sideways_at_phone_width(page: Page, world: dict, sign_in) -> None:
     page.set_viewport_size(PHONE)
     pages = {
@@ -66,7 +56,7 @@ def test_no_page_scrolls_sideways_at_phone_width(page: Page, world: dict, sign_i
         sign_in(page, email, DEFAULT_PASSWORD)
         for path in paths:
             page.goto(path)
-            sticking_out = _overflow(page)
+            sticking_out = horizontal_overflow(page)
             if sticking_out:
                 problems[path] = sticking_out[:3]
     assert problems == {}
