@@ -336,6 +336,8 @@ def test_history_diff_and_restore(app, editor_client, draft, token):
     assert "Version 2" in history and "(current)" in history and "+1" in history
     revision = text(editor_client.get(f"{url}/history/2"))
     assert 'class="diff-remove"' in revision and "Changed body." in revision
+    # Lines are blocks of their own: no newline between them to show as a blank line.
+    assert "</span>\n<span" not in revision
     old = editor_client.get(f"{url}/history/1")
     assert "Restore this version" in text(old)
     restored = editor_client.post(f"{url}/history/1/restore",

@@ -38,6 +38,10 @@ def test_narrate_from_the_editor_then_listen(app, client, lesson_id, csrf_token,
     token = csrf_token(client, url)
     response = client.post(f"{url}/narrate", data={"csrf_token": token})
     assert response.status_code == 303 and "/jobs/" in response.headers["Location"]
+    # The status page says what it is about, in words.
+    status_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<h1>Narration: “Listen”</h1>" in status_page
+    assert "Background job" not in status_page and "all 1 steps" not in status_page
     with app.app_context():
         job = db.session.scalar(select(GenerationJob))
         assert (job.kind, job.status, job.error) == ("narration", "succeeded", "")

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from webapp import htmx
 from webapp.extensions import db
 from webapp.jobs import runner
-from webapp.models import GenerationJob, User
+from webapp.models import GenerationJob, Lesson, User
 from webapp.models.base import utcnow
 from webapp.models.jobs import JOB_STATUSES
 from webapp.security import role_required
@@ -147,7 +147,10 @@ def new_draft():
 
 
 def _card_context(job: GenerationJob) -> dict:
-    return {"job": job, "poll_seconds": poll_seconds(job)}
+    lesson = db.session.get(Lesson, job.lesson_id) if job.lesson_id else None
+    # What the job is about, in words: the topic asked for, else the lesson's title.
+    subject = job.params.get("topic") or (f"“{lesson.title}”" if lesson else None)
+    return {"job": job, "poll_seconds": poll_seconds(job), "job_subject": subject}
 
 
 add_card_views(
