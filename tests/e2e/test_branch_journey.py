@@ -115,18 +115,18 @@ def test_without_javascript_the_status_page_refreshes_to_the_branch(
     page = no_js_page
     sign_in(page, account.email, account.password)
     page.goto(LESSON_PATH)
-    page.get_by_label("Your own subtopic").fill("Sourdough starters")
+    page.get_by_label("Your own subtopic").fill("Yeast starters")
     page.get_by_role("button", name="Go deeper").click()
 
     expect(page).to_have_url(re.compile(r"/branches/\d+$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Branch lesson: Sourdough starters")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Branch lesson: Yeast starters")
     expect(page.get_by_role("main")).to_contain_text("Waiting for a worker to start it.")
     run_job(app, held[0])
     page.get_by_role("link", name="Refresh status").click()
 
-    expect(page.get_by_role("heading", level=1)).to_have_text("Going deeper: Sourdough starters")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Going deeper: Yeast starters")
     page.get_by_role("button", name="Mark as done").click()
     expect(page.get_by_role("button", name="Done")).to_be_disabled()
     page.get_by_role("link", name="Back to “Lesson 1.1”").click()
-    expect(page.locator("#branch-list")).to_contain_text("Going deeper: Sourdough starters")
+    expect(page.locator("#branch-list")).to_contain_text("Going deeper: Yeast starters")
     expect(page.locator("#branch-list")).to_contain_text("Done")

@@ -189,7 +189,7 @@ def test_over_quota_is_429_with_retry_after(app, ada, world, paused, ask):
     app.extensions["tangent.settings"] = replace(original, ai_requests_per_minute=1)
     try:
         assert ask(ada, world["lesson_id"], "Wild yeast").status_code == 303
-        response = ask(ada, world["lesson_id"], "Sourdough starters")
+        response = ask(ada, world["lesson_id"], "Yeast starters")
     finally:
         app.extensions["tangent.settings"] = original
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
@@ -327,3 +327,34 @@ def test_editor_promotes_a_branch_to_the_course(app, ada, ready_branch, csrf_tok
             select(User.id).where(User.email == "ed@example.org"))
     assert bob.get(f"/branches/{ready_branch}").status_code == 200
     assert "Going deeper: Wild yeast" in text(bob.get(LESSON))
+
+
+def test_editors_list_what_learners_asked_for_and_promote_or_hide_it(
+    app, ada, world, ask, client_for, csrf_token
+):
+    assert ask(ada, world["lesson_id"], "Wild yeast").status_code == 303
+    assert ask(ada, world["lesson_id"], "Something else entirely").status_code == 400
+    branch_id, _job = only_branch(app)
+    with app.app_context():
+        course_id = db.session.get(Branch, branch_id).course_id
+    ed = client_for(app, "ed@example.org")
+    listing = ed.get(f"/edit/courses/{course_id}/branches")
+    page = text(listing)
+    assert listing.status_code == 200
+    assert f'href="/branches/{branch_id}">Wild yeast</a>' in page and "1 learner" in page
+    assert "Those who asked" in page and ">Promote</button>" in page
+    token = csrf_token(ed, f"/edit/courses/{course_id}/branches")
+    url = f"/edit/branches/{branch_id}/visibility"
+    assert ed.post(url, data={"visibility": "sideways", "csrf_token": token}).status_code == 400
+    promoted = ed.post(url, data={"visibility": "course", "csrf_token": token})
+    assert promoted.status_code == 303
+    assert "Every learner of the course now sees" in text(ed.get(promoted.headers["Location"]))
+    hidden = ed.post(url, data={"visibility": "hidden", "csrf_token": token})
+    assert hidden.status_code == 303
+    with app.app_context():
+        assert db.session.get(Branch, branch_id).visibility == "hidden"
+    assert ada.get(f"/branches/{branch_id}").status_code == 404
+    # Learners neither see the list nor change who sees a branch.
+    assert ada.get(f"/edit/courses/{course_id}/branches").status_code in (403, 404)
+    assert ada.post(url, data={"visibility": "course",
+                               "csrf_token": csrf_token(ada, LESSON)}).status_code in (403, 404)

@@ -68,6 +68,7 @@ def _pages(w: dict) -> dict[str | None, list[str]]:
             f"/edit/lessons/{w['lesson_id']}/history", f"/edit/courses/{w['course_id']}/quizzes",
             f"/edit/quizzes/{w['quiz_id']}", f"/edit/courses/{w['course_id']}/people",
             f"/edit/courses/{w['course_id']}/package", f"/edit/courses/{w['course_id']}/history",
+            f"/edit/courses/{w['course_id']}/branches",
             "/edit/drafts", "/edit/drafts/new", "/edit/import", "/edit/courses/new"],
         "html-admin@example.org": ["/admin/jobs", "/admin/costs"],
     }

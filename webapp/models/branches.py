@@ -18,7 +18,9 @@ from webapp.models.base import Base, choice_checks, fk_id, utcnow
 from webapp.models.courses import AIProvenance, Lesson
 
 BRANCH_STATUSES = ("pending", "ready", "failed")
-BRANCH_VISIBILITIES = ("requesters", "course")
+# requesters: those who asked; course: every learner (promoted by an editor);
+# hidden: nobody but the course's editors (off-topic or unusable).
+BRANCH_VISIBILITIES = ("requesters", "course", "hidden")
 
 
 class Branch(AIProvenance, Base):
@@ -27,7 +29,7 @@ class Branch(AIProvenance, Base):
         *choice_checks(status=BRANCH_STATUSES, visibility=BRANCH_VISIBILITIES),
         CheckConstraint("status <> 'ready' OR ai_generated_at IS NOT NULL",
                         name="ready_has_date"),
-        CheckConstraint("visibility = 'requesters' OR promoted_at IS NOT NULL",
+        CheckConstraint("visibility <> 'course' OR promoted_at IS NOT NULL",
                         name="promoted_has_date"),
         UniqueConstraint("parent_lesson_id", "topic_key", name="uq_branch_parent_topic"),
     )

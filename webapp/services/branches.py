@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import unescape
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.content.render import RENDERER_VERSION, render_lesson
@@ -30,6 +30,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
+from webapp.models.branches import BRANCH_VISIBILITIES
 from webapp.providers.text import BRANCH_SCHEMA, TextProvider
 from webapp.services.audit import record_audit
 from webapp.services.authoring import can_edit, check_source
@@ -129,7 +130,8 @@ def visible_branches(user: User, lesson: Lesson, *, enrolled: bool | None = None
     if not editor:
         asked = exists().where(BranchRequest.branch_id == Branch.id,
                                BranchRequest.user_id == user.id)
-        stmt = stmt.where(or_(asked, Branch.visibility == "course") if enrolled else asked)
+        stmt = stmt.where(Branch.visibility != "hidden",
+                          or_(asked, Branch.visibility == "course") if enrolled else asked)
     return [BranchItem(branch, job, done is not None)
             for branch, job, done in db.session.execute(stmt)]
 
@@ -152,7 +154,7 @@ def get_branch_for(user: User, branch_id: int) -> BranchItem:
             raise NotFound("There is no such branch lesson.")
         asked = db.session.get(BranchRequest, (branch.id, user.id)) is not None
         promoted = branch.visibility == "course" and get_enrollment(user, course.id) is not None
-        if not (asked or promoted):
+        if branch.visibility == "hidden" or not (asked or promoted):
             raise NotFound("There is no such branch lesson.")
     done = db.session.get(BranchProgress, (branch.id, user.id)) is not None
     return BranchItem(branch, job, done)
@@ -202,7 +204,7 @@ def request_branch(user: User, lesson: Lesson, topic: str, *,
         raise NotFound("There is no such lesson.")
     if not may_request(user, course, enrolled=enrolled):
         raise PermissionDenied("Enroll in this course to ask for branch lessons.")
-    topic = check_topic(topic)
+    topic = check_branch_topic(topic, lesson)
     key = normalize_topic(topic)
     branch = db.session.scalar(select(Branch).where(Branch.parent_lesson_id == lesson.id,
                                                     Branch.topic_key == key))
@@ -253,17 +255,91 @@ def complete_branch(user: User, item: BranchItem) -> bool:
 
 def promote(actor: User, branch: Branch) -> None:
     """Show a ready branch to every learner of the course (editors only)."""
-    course = db.session.get(Course, branch.course_id)
-    if not can_edit(actor, course):
-        raise PermissionDenied("Only the course's editors can promote a branch lesson.")
     if branch.status != "ready":
         raise ValidationFailed("Only a finished branch lesson can be promoted.")
-    if branch.visibility == "course":
+    set_visibility(actor, branch, "course")
+
+
+def set_visibility(actor: User, branch: Branch, visibility: str) -> None:
+    """Who sees a branch: ``requesters`` (who asked), ``course`` (every learner: promoted)
+    or ``hidden`` (only the course's editors). Editors of the course only."""
+    course = db.session.get(Course, branch.course_id)
+    if not can_edit(actor, course):
+        raise PermissionDenied("Only the course's editors can change who sees a branch lesson.")
+    if visibility not in BRANCH_VISIBILITIES:
+        raise ValidationFailed("Choose who sees the branch lesson.", field="visibility")
+    before = branch.visibility
+    if visibility == before:
         return
-    branch.visibility, branch.promoted_by_id, branch.promoted_at = "course", actor.id, utcnow()
-    record_audit(actor, "branch.promote", "branch", branch.id,
-                 {"visibility": ["requesters", "course"]})
+    branch.visibility = visibility
+    if visibility == "course":
+        branch.promoted_by_id, branch.promoted_at = actor.id, utcnow()
+    record_audit(actor, "branch.promote" if visibility == "course" else "branch.visibility",
+                 "branch", branch.id, {"visibility": [before, visibility]})
     db.session.flush()
+
+
+# --- what learners may ask for, and what they asked for ---------------------------------------
+
+BRANCH_TOPIC_MAX = 80
+# Letters, digits, spaces and the punctuation of ordinary phrases; no markup or code.
+_TOPIC_CHARS = re.compile(r"[\w\s\-',.:;()/&+?!\"\u2018\u2019\u201c\u201d]+")
+_WORD = re.compile(r"\w{3,}")
+_STOPWORDS = frozenset((
+    "the", "and", "for", "with", "about", "from", "into", "what", "when", "where", "which",
+    "who", "why", "how", "does", "this", "that", "these", "those", "more", "less", "than",
+    "then", "are", "was", "were", "can", "could", "should", "would", "its", "their", "there",
+    "here", "not", "but", "also", "very", "much", "many", "some", "any", "all", "use",
+    "using",
+))
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.casefold()) if w not in _STOPWORDS}
+
+
+def check_branch_topic(topic: str, lesson: Lesson) -> str:
+    """A subtopic a learner may ask about: short, words only, and about this lesson (one of
+    its words is in the lesson). What passes still reaches the model only as quoted data."""
+    topic = check_topic(topic)
+    if len(topic) > BRANCH_TOPIC_MAX:
+        raise ValidationFailed(f"Keep the subtopic under {BRANCH_TOPIC_MAX} characters.",
+                               field="topic")
+    if not _TOPIC_CHARS.fullmatch(topic):
+        raise ValidationFailed("Name the subtopic in words: symbols such as < > { } [ ] ` # "
+                               "are not accepted.", field="topic")
+    words = _words(topic)
+    if not words & _words(f"{lesson.title}\n{lesson.source or ''}"):
+        raise ValidationFailed(
+            "Ask about something this lesson covers: none of the words of your subtopic "
+            "appear in it. The suggestions above always work.", field="topic")
+    return topic
+
+
+@dataclass(frozen=True)
+class AskedBranch:
+    branch: Branch
+    lesson_title: str
+    requesters: int
+
+
+def course_branches(course: Course, *, before: int | None = None,
+                    limit: int = 50) -> tuple[list[AskedBranch], int | None]:
+    """The branches learners asked for in ``course``, newest first, one page (keyset on
+    id) and the cursor of the next page (None at the end). One query."""
+    stmt = (select(Branch, Lesson.title, func.count(BranchRequest.user_id))
+            .join(Lesson, Lesson.id == Branch.parent_lesson_id)
+            .outerjoin(BranchRequest, BranchRequest.branch_id == Branch.id)
+            .where(Branch.course_id == course.id)
+            .group_by(Branch.id, Lesson.title)
+            .order_by(Branch.id.desc()).limit(limit + 1))
+    if before is not None:
+        stmt = stmt.where(Branch.id < before)
+    rows = [AskedBranch(branch, title, count)
+            for branch, title, count in db.session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].branch.id if more and rows else None)
 
 
 # --- the job pipeline ------------------------------------------------------------------------

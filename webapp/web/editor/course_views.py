@@ -1,5 +1,5 @@
 """Editor pages for whole courses: my courses, a new course, course details and
-publishing, and co-editors.
+publishing, co-editors, and the branch lessons learners asked for.
 
 Writes follow post/redirect/get. A stale save of the course details answers 409
 with a page that shows both versions, so an editor's work is never silently lost.
@@ -11,7 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from webapp.extensions import db
 from webapp.models import Course
-from webapp.services import authoring
+from webapp.services import authoring, branches
 from webapp.services.costs import course_costs
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.web.edge import id_arg
@@ -178,3 +178,34 @@ def remove_editor(course_id: int, user_id: int):
     db.session.commit()
     flash("Co-editor removed.", "success")
     return redirect(url_for("editor.people", course_id=course.id), 303)
+
+
+# --- branch lessons learners asked for ------------------------------------------------------
+
+VISIBILITY_DONE = {"course": "Every learner of the course now sees this branch lesson.",
+                   "hidden": "The branch lesson is hidden: only the course's editors see it.",
+                   "requesters": "Only the learners who asked for it see the branch lesson."}
+
+
+@bp.get("/courses/<int:course_id>/branches")
+def course_branches(course_id: int):
+    """What learners asked to go deeper into, with who sees each branch lesson."""
+    course = authoring.get_course_for_edit(user(), course_id)
+    rows, next_before = branches.course_branches(
+        course, before=request.args.get("before", type=id_arg))
+    return render_template("editor/branches.html", course=course, tab="branches", rows=rows,
+                           next_before=next_before, action_form=ActionForm())
+
+
+@bp.post("/branches/<int:branch_id>/visibility")
+def branch_visibility(branch_id: int):
+    item = branches.get_branch_for(user(), branch_id)
+    check_action()
+    visibility = request.form.get("visibility", "")
+    if visibility == "course":
+        branches.promote(user(), item.branch)
+    else:
+        branches.set_visibility(user(), item.branch, visibility)
+    db.session.commit()
+    flash(VISIBILITY_DONE[visibility], "success")
+    return redirect(url_for("editor.course_branches", course_id=item.branch.course_id), 303)
