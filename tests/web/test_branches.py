@@ -68,6 +68,11 @@ def ask(csrf_token):
     return ask_
 
 
+def db_count_branches(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Branch))
+
+
 def only_branch(app) -> tuple[int, int | None]:
     with app.app_context():
         branch = db.session.scalar(select(Branch))
@@ -85,7 +90,7 @@ def test_lesson_page_offers_suggestions_and_a_field(ada, world):
     assert page.count(f'action="{url}"') == 4  # Wild yeast, Step 2, Step 3, own subtopic
     assert page.count(f'hx-post="{url}"') == 4
     assert 'name="topic" value="Wild yeast"' in page
-    assert 'minlength="3" maxlength="120"' in page
+    assert 'minlength="3" maxlength="80"' in page
     assert "No branch lessons yet." in page
 
 
@@ -156,14 +161,18 @@ def test_a_second_learner_joins_the_same_branch(app, ada, world, paused, ask, cl
 @pytest.mark.parametrize("topic, message", [
     ("", "at least 3 characters"),
     ("x" * 121, "under 120 characters"),
+    ("yeast " * 15, "under 80 characters"),
 ])
 @pytest.mark.parametrize("headers", [None, HX])
-def test_bad_topics_are_400(app, ada, world, topic, message, headers, ask):
+def test_bad_topics_are_refused_with_the_reason(app, ada, world, topic, message, headers, ask):
     response = ask(ada, world["lesson_id"], topic, headers=headers)
-    assert response.status_code == 400
-    assert message in text(response)
     if headers:
-        assert response.headers["HX-Retarget"] == "#flash"
+        assert response.status_code == 400
+        assert response.headers["HX-Retarget"] == "#branch-topic-error"
+        assert message in text(response)
+    else:
+        assert response.status_code == 303
+        assert message in text(ada.get(response.headers["Location"]))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Branch)) == 0
 
@@ -333,7 +342,8 @@ def test_editors_list_what_learners_asked_for_and_promote_or_hide_it(
     app, ada, world, ask, client_for, csrf_token
 ):
     assert ask(ada, world["lesson_id"], "Wild yeast").status_code == 303
-    assert ask(ada, world["lesson_id"], "Something else entirely").status_code == 400
+    assert ask(ada, world["lesson_id"], "Something else entirely").status_code == 303
+    assert db_count_branches(app) == 1
     branch_id, _job = only_branch(app)
     with app.app_context():
         course_id = db.session.get(Branch, branch_id).course_id
@@ -358,3 +368,16 @@ def test_editors_list_what_learners_asked_for_and_promote_or_hide_it(
     assert ada.get(f"/edit/courses/{course_id}/branches").status_code in (403, 404)
     assert ada.post(url, data={"visibility": "course",
                                "csrf_token": csrf_token(ada, LESSON)}).status_code in (403, 404)
+
+
+def test_a_refused_subtopic_is_explained_under_the_field(app, ada, world, ask):
+    partial = ask(ada, world["lesson_id"], "<b>yeast</b>", headers=HX)
+    assert partial.status_code == 400
+    assert partial.headers["HX-Retarget"] == "#branch-topic-error"
+    assert 'id="branch-topic-error" class="field-error" role="alert">Name the subtopic in words' \
+        in text(partial)
+    # Without JavaScript: back to the lesson's panel, with the reason.
+    plain = ask(ada, world["lesson_id"], "Quantum chromodynamics")
+    assert plain.status_code == 303 and plain.headers["Location"].endswith("#branch-heading")
+    assert "none of the words of your subtopic appear in it" in text(
+        ada.get(plain.headers["Location"]))

@@ -11,7 +11,7 @@ link reloads the branch page, which shows the branch once it is ready.
 
 from __future__ import annotations
 
-from flask import current_app, flash, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import htmx
@@ -22,6 +22,7 @@ from webapp.models import Course, Lesson, User
 from webapp.services import branches, courses, jobs
 from webapp.services.authoring import can_edit
 from webapp.services.branches import BranchItem
+from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.branches import bp
 from webapp.web.polling import add_card_views, poll_seconds
@@ -70,6 +71,16 @@ def request_branch(lesson_id: int):
     except jobs.QuotaExceeded as exc:
         db.session.rollback()
         return render_error(429, exc.message, {"Retry-After": str(exc.retry_after)})
+    except ValidationFailed as exc:
+        db.session.rollback()
+        if htmx.is_partial():
+            # Under the field, where the learner is looking (the panel is far down the page).
+            response = htmx.render("branches/_topic_error.html", message=exc.message,
+                                   status_code=400)
+            return htmx.retarget(response, "#branch-topic-error", "outerHTML")
+        flash(exc.message, "error")
+        return redirect(url_for("learn.lesson", course_slug=lesson.course.slug,
+                                lesson_slug=lesson.slug) + "#branch-heading", 303)
     # Read before commit: in tests the job runs inside ``enqueue`` on its own session.
     branch_id = branch.id
     enqueue_id = job.id if job is not None and job.status == "queued" else None
