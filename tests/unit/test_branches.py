@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.factories import make_course, make_user
 from webapp.content.render import RENDERER_VERSION
 from webapp.extensions import db
-from webapp.jobs import runner
+from webapp.jobs import pipelines, runner
 from webapp.models import (
     AuditEvent,
     Branch,
@@ -20,7 +20,7 @@ from webapp.models import (
     GenerationJob,
     ProviderCall,
 )
-from webapp.providers.text import ProviderError
+from webapp.providers.text import ProviderError, ScaffoldProvider
 from webapp.services import branches, courses, jobs
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
 from webapp.settings import get_settings
@@ -75,7 +75,35 @@ def test_suggestions_are_at_most_eight(world):
     assert len(branches.suggestions(lesson)) == branches.MAX_SUGGESTIONS
 
 
-def test_a_branch_is_written_rendered_and_labelled(world):
+class _ModelLike:
+    """A provider that answers like a model would (the scaffold's text, under another
+    name): the branch pipeline takes the model path with it."""
+
+    name = "test-model"
+
+    def complete_json(self, task, variables, schema):
+        return ScaffoldProvider().complete_json(task, variables, schema)
+
+
+@pytest.fixture
+def with_a_model(monkeypatch):
+    monkeypatch.setitem(pipelines.PIPELINES, "branch",
+                        lambda settings: branches.BranchPipeline(_ModelLike()))
+
+
+def test_without_a_model_a_branch_says_so_and_points_into_the_lesson(world):
+    branch, job = ask(world["ada"], world["lesson"], "Wild yeast")
+    assert runner.run_job(job.id) == "succeeded"
+    db.session.refresh(branch)
+    assert branch.status == "ready" and branch.title == "Going deeper: Wild yeast"
+    assert "No AI model is set up on this site" in branch.html
+    assert "Editor:" not in branch.source and "Draft scaffold" not in branch.source
+    assert f'href="/courses/{world["course"].slug}/lessons/' in branch.html
+    assert branch.ai_provider is None and branch.ai_model is None
+    assert db.session.scalar(select(func.count()).select_from(ProviderCall)) == 0
+
+
+def test_a_branch_is_written_rendered_and_labelled(world, with_a_model):
     branch, job = ask(world["ada"], world["lesson"], "Wild yeast")
     assert job.status == "queued"  # the service never runs it; the view enqueues it
     assert runner.run_job(job.id) == "succeeded"

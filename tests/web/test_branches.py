@@ -244,7 +244,11 @@ def test_card_of_a_ready_branch_is_286_with_the_branch(app, ada, pending):
     assert response.status_code == 286
     page = text(response)
     assert "hx-get" not in page and "Going deeper: Wild yeast" in page
-    assert f'id="branch-{branch_id}-why-it-matters-here"' in page
+    # No AI model here (the offline default): the truth and the lesson's own sections,
+    # never the scaffold's prompts for editors, and no "AI-generated" label.
+    assert f'id="branch-{branch_id}-in-this-lesson"' in page
+    assert "No AI model is set up on this site" in page
+    assert "Editor:" not in page and "AI-generated" not in page
     assert "Mark as done" in page
 
 

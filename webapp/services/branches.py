@@ -357,6 +357,24 @@ def scope_ids(html: str, branch_id: int) -> str:
     return _ID_ATTR.sub(repl, html)
 
 
+def no_model_branch(topic: str, course: Course, lesson: Lesson) -> str:
+    """The branch "lesson" written when no AI model is configured: says so, and links the
+    sections of the lesson that mention the subtopic (all of them when none does)."""
+    words = _words(topic)
+    sections = [s for s in lesson.sections
+                if words & _words(f"{s.title}\n{unescape(_TAGS.sub(' ', s.html))}")]
+    intro = (f"No AI model is set up on this site, so Tangent cannot write a branch lesson "
+             f"on “{topic}” yet. Your teacher can see that you asked.")
+    lead = ("What the lesson says about it:" if sections
+            else "The lesson does not name it; its sections are:")
+    links = [f"- [{s.title}](/courses/{course.slug}/lessons/{lesson.slug}#{s.key})"
+             for s in (sections or list(lesson.sections))]
+    return "\n\n".join([intro, "## In this lesson", lead, "\n".join(links)]) + "\n"
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
 class BranchPipeline:
     """Steps of a ``branch`` job: ``write`` asks the model (its answer is kept in the
     job's state, so a resumed job never pays twice), ``render`` checks, renders and
@@ -386,6 +404,14 @@ class BranchPipeline:
             return
         lesson = db.session.get(Lesson, branch.parent_lesson_id)
         course = db.session.get(Course, branch.course_id)
+        if getattr(self.provider, "name", "") == "scaffold":
+            # No model: learners never get the scaffold's prompts for editors; they get
+            # the plain truth and what the lesson itself says about their subtopic.
+            job.state = {**job.state, "answer": {
+                "title": f"Going deeper: {branch.topic}",
+                "markdown": no_model_branch(branch.topic, course, lesson),
+                "provider": "", "model": "", "prompt_version": ""}}
+            return
         completion = self.provider.complete_json("branch", {
             "topic": branch.topic, "level": course.level, "course_title": course.title,
             "lesson_title": lesson.title, "lesson_excerpt": lesson.source[:EXCERPT_CHARS],
