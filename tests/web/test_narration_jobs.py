@@ -51,7 +51,14 @@ def test_narrate_from_the_editor_then_listen(app, client, lesson_id, csrf_token,
         call = db.session.scalar(select(ProviderCall))
         assert (call.kind, call.job_id, call.provider) == ("speech", job.id, "espeak")
         asset_id = asset.id
-    assert "Narrated (" in client.get(url).get_data(as_text=True)
+    editor_page = client.get(url).get_data(as_text=True)
+    assert "Narrated (" in editor_page
+    # The editor can listen to what was made, through the same protected view.
+    assert f'<audio class="editor-narration" controls preload="none" src="/audio/{asset_id}"' \
+        in editor_page
+    audio = client.get(f"/audio/{asset_id}")
+    assert audio.status_code == 200
+    audio.close()
     # Asking again for the same version narrates nothing new.
     client.post(f"{url}/narrate", data={"csrf_token": token})
     with app.app_context():
