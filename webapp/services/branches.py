@@ -43,6 +43,7 @@ from webapp.services.jobs import (
     record_usage,
     request_job,
 )
+from webapp.services.paging import split_page
 from webapp.services.progress import get_enrollment
 from webapp.settings import Settings
 
@@ -335,11 +336,9 @@ def course_branches(course: Course, *, before: int | None = None,
             .order_by(Branch.id.desc()).limit(limit + 1))
     if before is not None:
         stmt = stmt.where(Branch.id < before)
-    rows = [AskedBranch(branch, title, count)
-            for branch, title, count in db.session.execute(stmt)]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].branch.id if more and rows else None)
+    rows, last = split_page([AskedBranch(branch, title, count)
+                             for branch, title, count in db.session.execute(stmt)], limit)
+    return rows, (last.branch.id if last else None)
 
 
 # --- the job pipeline ------------------------------------------------------------------------

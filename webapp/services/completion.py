@@ -103,13 +103,15 @@ def course_is_complete(user: User, course_id: int) -> bool:
     progress = course_progress(user, course_id)
     if not progress.complete:
         return False
-    # A quiz nobody can pass yet (no questions, while an editor writes it) does not
-    # hold back certificates.
-    quiz_ids = set(db.session.scalars(
+    return answerable_quiz_ids(course_id) <= passed_quiz_ids(user, course_id)
+
+
+def answerable_quiz_ids(course_id: int) -> set[int]:
+    """The course's quizzes that have questions: those a certificate waits for (a quiz
+    nobody can pass yet, while an editor writes it, does not hold certificates back)."""
+    return set(db.session.scalars(
         select(Quiz.id).where(Quiz.course_id == course_id,
-                              Quiz.id.in_(select(Question.quiz_id)))
-    ))
-    return quiz_ids <= passed_quiz_ids(user, course_id)
+                              Quiz.id.in_(select(Question.quiz_id)))))
 
 
 def certificate_for(user: User, course_id: int) -> Certificate | None:

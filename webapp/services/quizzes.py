@@ -26,6 +26,7 @@ from webapp.models import (
 )
 from webapp.models.base import utcnow
 from webapp.services.audit import record_audit
+from webapp.services.completion import answerable_quiz_ids as answerable_quiz_ids
 from webapp.services.completion import certificate_for as certificate_for
 from webapp.services.completion import get_enrollment, maybe_issue_certificate
 from webapp.services.completion import passed_quiz_ids as passed_quiz_ids
@@ -86,13 +87,6 @@ def quizzes_for_course(course_id: int) -> Sequence[Quiz]:
     return db.session.scalars(
         select(Quiz).where(Quiz.course_id == course_id).order_by(Quiz.module_id, Quiz.id)
     ).all()
-
-
-def answerable_quiz_ids(course_id: int) -> set[int]:
-    """The course's quizzes that have questions (those a certificate waits for)."""
-    return set(db.session.scalars(
-        select(Quiz.id).where(Quiz.course_id == course_id,
-                              Quiz.id.in_(select(Question.quiz_id)))))
 
 
 @dataclass(frozen=True)

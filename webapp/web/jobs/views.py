@@ -147,9 +147,12 @@ def new_draft():
 
 
 def _card_context(job: GenerationJob) -> dict:
-    lesson = db.session.get(Lesson, job.lesson_id) if job.lesson_id else None
-    # What the job is about, in words: the topic asked for, else the lesson's title.
-    subject = job.params.get("topic") or (f"“{lesson.title}”" if lesson else None)
+    # What the job is about, in words: the topic asked for, else the lesson's title
+    # (looked up only then: the card polls every few seconds).
+    subject = job.params.get("topic")
+    if not subject and job.lesson_id:
+        title = db.session.scalar(select(Lesson.title).where(Lesson.id == job.lesson_id))
+        subject = f"“{title}”" if title else None
     return {"job": job, "poll_seconds": poll_seconds(job), "job_subject": subject}
 
 

@@ -162,6 +162,14 @@ class LessonLinks:
                         next_label=label)
 
 
+def _quiz_after(lesson: Lesson, next_lesson: Lesson | None) -> Quiz | None:
+    """The module quiz on the path after ``lesson``; no query when the next lesson is in
+    the same module (most lesson pages)."""
+    if next_lesson is not None and next_lesson.module_id == lesson.module_id:
+        return None
+    return courses.quiz_after(lesson)
+
+
 def _anchors(sections: list[Section]) -> tuple[dict[int, str], dict[int, str]]:
     """(section id → its wrapper's element id, section id → the id ``#…`` links use).
 
@@ -191,7 +199,7 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
     done_ids = progress.completed_section_ids(user, [lesson.id]) if enrolled else set()
     position_id = progress.lesson_position(user, lesson.id) if enrolled else None
     prev_lesson, next_lesson = courses.lesson_neighbours(lesson)
-    next_quiz = courses.quiz_after(lesson)
+    next_quiz = _quiz_after(lesson, next_lesson)
     note = progress.get_note(user, lesson.id)
     narration = audio.latest_asset(lesson)
     narration_url = (url_for("audio.asset", asset_id=narration.id) if narration is not None
@@ -340,7 +348,7 @@ def _section_state(state: progress.SectionState):
                   "success")
         return htmx.redirect(back)
     next_lesson = None if state.next_section else courses.lesson_neighbours(lesson)[1]
-    next_quiz = None if state.next_section else courses.quiz_after(lesson)
+    next_quiz = None if state.next_section else _quiz_after(lesson, next_lesson)
     controls = links.controls(section, state.done, state.next_section, None, next_lesson,
                               next_quiz)
     return htmx.render(
