@@ -32,6 +32,7 @@ from webapp.models import (
 from webapp.models.base import utcnow
 from webapp.models.branches import BRANCH_VISIBILITIES
 from webapp.providers.text import BRANCH_SCHEMA, TextProvider
+from webapp.services.audio_text import html_to_speech_text
 from webapp.services.audit import record_audit
 from webapp.services.authoring import can_edit, check_source
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -361,7 +362,7 @@ def no_model_branch(topic: str, course: Course, lesson: Lesson) -> str:
     sections of the lesson that mention the subtopic (all of them when none does)."""
     words = _words(topic)
     sections = [s for s in lesson.sections
-                if words & _words(f"{s.title}\n{unescape(_TAGS.sub(' ', s.html))}")]
+                if words & _words(f"{s.title}\n{html_to_speech_text(s.html or '')}")]
     intro = (f"No AI model is set up on this site, so Tangent cannot write a branch lesson "
              f"on “{topic}” yet. Your teacher can see that you asked.")
     lead = ("What the lesson says about it:" if sections
@@ -370,8 +371,6 @@ def no_model_branch(topic: str, course: Course, lesson: Lesson) -> str:
              for s in (sections or list(lesson.sections))]
     return "\n\n".join([intro, "## In this lesson", lead, "\n".join(links)]) + "\n"
 
-
-_TAGS = re.compile(r"<[^>]+>")
 
 
 class BranchPipeline:
