@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.base import Base, choice_checks, fk_id, utcnow
@@ -24,7 +24,7 @@ def _progress_checks() -> tuple[CheckConstraint, ...]:
 class Enrollment(LearnerRow, Base):
     __tablename__ = "enrollment"
     __table_args__ = (
-        UniqueConstraint("user_id", "course_id", name="uq_enrollment_user_course"),
+        LearnerRow.one_per("enrollment", "course"),
         Index("ix_enrollment_user_activity", "user_id", "last_activity_at"),
     )
 
@@ -39,43 +39,48 @@ class Enrollment(LearnerRow, Base):
     course = relationship("Course")
 
 
-class SectionProgress(LearnerRow, Base):
+class _ProgressRow(LearnerRow):
+    """A learner's progress through one unit of a course (a section or a lesson).
+
+    ``course_id`` is denormalized so a course's progress is one indexed count.
+    """
+
+    course_id: Mapped[int] = fk_id("course")
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @staticmethod
+    def table_args(table: str, unit: str, listed_by: str) -> tuple[object, ...]:
+        """One row per learner and unit, the status checks, and the index that lists a
+        learner's rows by the unit's parent."""
+        return (LearnerRow.one_per(table, unit),
+                *_progress_checks(),
+                Index(f"ix_{table}_user_{listed_by}", "user_id", f"{listed_by}_id"))
+
+
+class SectionProgress(_ProgressRow, Base):
     __tablename__ = "section_progress"
-    __table_args__ = (
-        UniqueConstraint("user_id", "section_id", name="uq_section_progress_user_section"),
-        *_progress_checks(),
-        Index("ix_section_progress_user_lesson", "user_id", "lesson_id"),
-    )
+    __table_args__ = _ProgressRow.table_args("section_progress", "section", "lesson")
 
     section_id: Mapped[int] = fk_id("section", index=True)
-    # Denormalized so a lesson's or course's progress is one indexed count.
+    # Denormalized so a lesson's progress is one indexed count.
     lesson_id: Mapped[int] = fk_id("lesson")
-    course_id: Mapped[int] = fk_id("course")
     status: Mapped[str] = mapped_column(String(16), default="completed")
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class LessonProgress(LearnerRow, Base):
+class LessonProgress(_ProgressRow, Base):
     __tablename__ = "lesson_progress"
-    __table_args__ = (
-        UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress_user_lesson"),
-        *_progress_checks(),
-        Index("ix_lesson_progress_user_course", "user_id", "course_id"),
-    )
+    __table_args__ = _ProgressRow.table_args("lesson_progress", "lesson", "course")
 
     lesson_id: Mapped[int] = fk_id("lesson", index=True)
-    course_id: Mapped[int] = fk_id("course")
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_section_id: Mapped[int | None] = fk_id("section", ondelete="SET NULL")
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Bookmark(LearnerRow, Base):
     __tablename__ = "bookmark"
     __table_args__ = (
-        UniqueConstraint("user_id", "lesson_id", name="uq_bookmark_user_lesson"),
+        LearnerRow.one_per("bookmark", "lesson"),
         Index("ix_bookmark_user_created", "user_id", "created_at"),
     )
 
@@ -89,7 +94,7 @@ class Note(LearnerRow, Base):
     """A learner's private Markdown note on a lesson, stored with its sanitized HTML."""
 
     __tablename__ = "note"
-    __table_args__ = (UniqueConstraint("user_id", "lesson_id", name="uq_note_user_lesson"),)
+    __table_args__ = (LearnerRow.one_per("note", "lesson"),)
 
     lesson_id: Mapped[int] = fk_id("lesson", index=True)
     source: Mapped[str] = mapped_column(Text, default="")
@@ -104,7 +109,7 @@ class Note(LearnerRow, Base):
 class Certificate(LearnerRow, Base):
     __tablename__ = "certificate"
     __table_args__ = (
-        UniqueConstraint("user_id", "course_id", name="uq_certificate_user_course"),
+        LearnerRow.one_per("certificate", "course"),
     )
 
     course_id: Mapped[int] = fk_id("course", index=True)

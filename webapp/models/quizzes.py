@@ -81,7 +81,14 @@ class Question(Base):
     )
 
 
-class Choice(Base):
+class _QuestionPart:
+    """A row that belongs to one question and goes with it."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = fk_id("question")
+
+
+class Choice(_QuestionPart, Base):
     """An option. For ordering questions ``position`` is the correct order."""
 
     __tablename__ = "choice"
@@ -89,8 +96,6 @@ class Choice(Base):
         UniqueConstraint("question_id", "position", name="uq_choice_question_position"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    question_id: Mapped[int] = fk_id("question")
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(500))
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -98,7 +103,7 @@ class Choice(Base):
     question: Mapped[Question] = relationship(back_populates="choices")
 
 
-class AcceptedAnswer(Base):
+class AcceptedAnswer(_QuestionPart, Base):
     """An accepted answer to a short-text question, compared case- and space-insensitively."""
 
     __tablename__ = "accepted_answer"
@@ -106,8 +111,6 @@ class AcceptedAnswer(Base):
         UniqueConstraint("question_id", "text", name="uq_accepted_answer_question_text"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    question_id: Mapped[int] = fk_id("question")
     text: Mapped[str] = mapped_column(String(200))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, false
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, choice_checks, fk_id, utcnow
@@ -86,3 +86,8 @@ class LearnerRow:
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-2)
     user_id: Mapped[int] = fk_id("user", sort_order=-1)
+
+    @staticmethod
+    def one_per(table: str, unit: str) -> UniqueConstraint:
+        """At most one row of ``table`` per learner and ``unit`` (a course, a lesson …)."""
+        return UniqueConstraint("user_id", f"{unit}_id", name=f"uq_{table}_user_{unit}")
