@@ -103,8 +103,9 @@ def load(engine, args, rng: random.Random) -> dict:
 
     def raw(conn, table: str, columns: list[str], rows: list[tuple]) -> None:
         # Names are this script's constants; values go through parameters.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         sql = (f'INSERT INTO "{table}" ({", ".join(columns)}) '  # noqa: S608
-               f'VALUES ({", ".join("?" for _ in columns)})')
+               f'VALUES ({", ".join(mark for _ in columns)})')
         for i in range(0, len(rows), CHUNK):
             conn.exec_driver_sql(sql, rows[i:i + CHUNK])
 
@@ -158,7 +159,7 @@ def load(engine, args, rng: random.Random) -> dict:
                            "session_version", "version", "created_at", "updated_at",
                            "focus_mode"],
             [(u + 1, f"learner{u}@example.org", f"Learner {u}", "learner", "active",
-              password_hash, 1, 1, stamp, stamp, 0) for u in range(1, args.learners + 1)])
+              password_hash, 1, 1, stamp, stamp, False) for u in range(1, args.learners + 1)])
 
     # Progress: each learner enrolls in a few courses and works through them in order;
     # the per-learner budget adds up to --progress completed sections.
@@ -221,7 +222,17 @@ def load(engine, args, rng: random.Random) -> dict:
         counts = {t.__tablename__: conn.scalar(select(func.count()).select_from(t))
                   for t in (Course, Lesson, Section, User, Enrollment, SectionProgress,
                             LessonProgress, Bookmark)}
-        fk_errors = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if engine.dialect.name == "sqlite":
+            fk_errors = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        else:  # PostgreSQL checked the keys on insert; move the id sequences past the rows
+            fk_errors = []
+            for t in (Course, Module, Lesson, Section, User, Enrollment, SectionProgress,
+                      LessonProgress, Bookmark, Tag):
+                name = t.__tablename__  # the script's own table names
+                sql = (f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "  # noqa: S608
+                       f"(SELECT max(id) FROM \"{name}\"))")
+                conn.exec_driver_sql(sql)
+            conn.commit()
     assert not fk_errors, f"foreign key violations after load: {fk_errors[:5]}"
     slugs = {c["id"]: c["slug"] for c in courses}
     lesson_slugs = {row[0]: row[4] for row in lessons}
@@ -291,6 +302,16 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop the server and wait for it (killed if it does not stop in 30 s)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -473,12 +494,7 @@ def main() -> None:
         print(f"load time {load_seconds:.1f} s")
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         if not args.keep:
             shutil.rmtree(instance, ignore_errors=True)
 

@@ -97,7 +97,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         TANGENT_AUDIO_OFFLOAD=settings.audio_offload,
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
-        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_STRATEGY="sliding-window-counter",
         # One budget per client across all pages (RATELIMIT_DEFAULT would count per route).
         RATELIMIT_APPLICATION=settings.rate_limit,
         # Off: they would put Retry-After on every response; the 429 page sets its own.

@@ -4,6 +4,7 @@ from webapp.models.audit import AuditEvent, SecurityEvent
 from webapp.models.authoring import CourseEditor, CourseRevision, LessonRevision
 from webapp.models.base import Base
 from webapp.models.branches import Branch, BranchProgress, BranchRequest
+from webapp.models.content_generation import ContentGeneration
 from webapp.models.courses import (
     Course,
     CoursePrerequisite,
@@ -47,6 +48,7 @@ __all__ = [
     "BranchRequest",
     "Certificate",
     "Choice",
+    "ContentGeneration",
     "Course",
     "CourseEditor",
     "CoursePrerequisite",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from flask import abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -15,8 +16,8 @@ from flask_login import current_user, login_required
 from webapp import htmx
 from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
 from webapp.extensions import db
-from webapp.models import Course, Lesson, Quiz, Section, User
-from webapp.services import audio, branches, courses, progress, quizzes
+from webapp.models import Lesson, Quiz, Section, User
+from webapp.services import audio, branches, courses, progress, quizzes, reading
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.web.forms import ActionForm
 from webapp.web.learn import bp
@@ -61,7 +62,8 @@ def course(slug: str):
         module_quizzes=module_quizzes,
         resume_url=_lesson_url(course.slug, target.lesson, target.section_key) if target else None,
         resuming=enrolled and enrollment.last_lesson_id is not None,
-        form=ActionForm(),
+        # Made only for those shown a form: a CSRF token would start a session.
+        form=ActionForm() if user.is_authenticated else None,
     )
 
 
@@ -170,13 +172,22 @@ def _quiz_after(lesson: Lesson, next_lesson: Lesson | None) -> Quiz | None:
     return courses.quiz_after(lesson)
 
 
-def _anchors(sections: list[Section]) -> tuple[dict[int, str], dict[int, str]]:
+_ANCHORS: WeakKeyDictionary[reading.LessonPage, tuple[dict[int, str], dict[int, str]]] = \
+    WeakKeyDictionary()
+
+
+def _anchors(page: reading.LessonPage) -> tuple[dict[int, str], dict[int, str]]:
     """(section id → its wrapper's element id, section id → the id ``#…`` links use).
 
     ``#<key>`` must land on the section: a section that starts with a heading
     carries ``id="<key>"`` in its stored HTML already, so its wrapper takes
     another id; the introduction has no heading, so its wrapper takes the key.
+    Worked out once per cached page.
     """
+    found = _ANCHORS.get(page)
+    if found is not None:
+        return found
+    sections = page.sections
     wrappers, anchors = {}, {}
     for section in sections:
         marker = f'id="{section.key}"'
@@ -186,22 +197,22 @@ def _anchors(sections: list[Section]) -> tuple[dict[int, str], dict[int, str]]:
             wrappers[section.id] = anchors[section.id] = f"step-{section.key}"
         else:
             wrappers[section.id] = anchors[section.id] = section.key
+    _ANCHORS[page] = (wrappers, anchors)
     return wrappers, anchors
 
 
-def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | None = None,
-                 note_error: str | None = None, note_conflict: bool = False):
+def _lesson_page(page: reading.LessonPage, *, status: int = 200,
+                 note_form: NoteForm | None = None, note_error: str | None = None,
+                 note_conflict: bool = False):
     user = current_user
-    course: Course = lesson.course
-    sections = list(lesson.sections)
-    enrollment = progress.get_enrollment(user, course.id)
-    enrolled = enrollment is not None
-    done_ids = progress.completed_section_ids(user, [lesson.id]) if enrolled else set()
-    position_id = progress.lesson_position(user, lesson.id) if enrolled else None
-    prev_lesson, next_lesson = courses.lesson_neighbours(lesson)
-    next_quiz = _quiz_after(lesson, next_lesson)
+    lesson, course = page.lesson, page.course
+    sections = page.sections
+    state = reading.reader_state(user, page)
+    enrolled = state.enrolled
+    done_ids = state.done_ids
+    prev_lesson, next_lesson, next_quiz = page.prev_lesson, page.next_lesson, page.next_quiz
     note = progress.get_note(user, lesson.id)
-    narration = audio.latest_asset(lesson)
+    narration = page.narration
     narration_url = (url_for("audio.asset", asset_id=narration.id) if narration is not None
                      and audio.may_listen(user, course, enrolled=enrolled) else None)
 
@@ -213,14 +224,14 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
 
     # Where the learner is: the section asked for, else their last position in this
     # lesson, else the first section not done yet.
-    position = next((s for s in sections if s.id == position_id), None)
+    position = next((s for s in sections if s.id == state.position_id), None)
     current = (
         next((s for s in sections if s.key == request.args.get("section")), None)
         or position
         or next((s for s in sections if s.id not in done_ids), None)
         or (sections[0] if sections else None)
     )
-    wrappers, anchors = _anchors(sections)
+    wrappers, anchors = _anchors(page)
     controls = {}
     for i, section in enumerate(sections):
         nxt = sections[i + 1] if i + 1 < len(sections) else None
@@ -245,12 +256,12 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
         controls=controls,
         done_ids=done_ids,
         enrolled=enrolled,
-        course_progress=progress.course_progress(user, course.id) if enrolled else None,
+        course_progress=reading.course_progress(page, state) if enrolled else None,
         position=position,
         prev_lesson=prev_lesson,
         next_lesson=next_lesson,
         next_quiz=next_quiz,
-        bookmarked=progress.is_bookmarked(user, lesson.id),
+        bookmarked=state.bookmarked,
         note=note,
         note_form=note_form,
         note_error=note_error,
@@ -261,12 +272,12 @@ def _lesson_page(lesson: Lesson, *, status: int = 200, note_form: NoteForm | Non
         narration=narration,
         narration_url=narration_url,
         may_branch=may_branch,
-        branch_suggestions=branches.suggestions(lesson) if may_branch else [],
+        branch_suggestions=list(page.branch_suggestions) if may_branch else [],
         branch_items=(branches.visible_branches(user, lesson, enrolled=enrolled)
                       if not focus else []),
     )
     if enrolled and current is not None and (
-        enrollment.last_section_id != current.id or enrollment.last_lesson_id != lesson.id
+        state.last_section_id != current.id or state.last_lesson_id != lesson.id
     ):
         _record_position(current.id)
     return make_response(body, status)
@@ -294,7 +305,7 @@ def _record_position(section_id: int) -> None:
 
 @bp.get("/courses/<course_slug>/lessons/<lesson_slug>")
 def lesson(course_slug: str, lesson_slug: str):
-    return _lesson_page(courses.get_published_lesson(course_slug, lesson_slug))
+    return _lesson_page(reading.lesson_page(course_slug, lesson_slug))
 
 
 @bp.post("/lessons/<int:lesson_id>/focus")
@@ -396,7 +407,8 @@ def save_note(lesson_id: int):
     if htmx.is_partial():
         return _note_partial(lesson, form, note=progress.get_note(_user(), lesson.id),
                              error=error, conflict=conflict, status=status)
-    return _lesson_page(lesson, status=status, note_form=form, note_error=error,
+    return _lesson_page(reading.lesson_page_of(lesson), status=status, note_form=form,
+                        note_error=error,
                         note_conflict=conflict)
 
 

@@ -1,0 +1,294 @@
+"""What every reader of a lesson sees, built once per process and content change.
+
+A lesson page is mostly the same for all its readers: the lesson's sections
+(stored, sanitized HTML), the course and module it sits in, its neighbours,
+the quiz that follows it, the course's section count, the narration, the
+"Go deeper" suggestions. ``lesson_page`` returns that as an immutable snapshot
+from a per-process cache; only the reader's own state (``reader_state``) is
+queried on every request.
+
+A snapshot is valid under the content tag it was built under
+(``webapp.models.content_generation``): every write to a content table gives
+the tag a new value in its own transaction, and the first cached read of a
+request reads the tag (one primary-key lookup) and drops the whole cache when
+it moved. So an edit, a rerender, an import, new narration or a moved lesson
+is seen by the next request of every process. Without a tag row (an emptied
+database) nothing is cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import selectinload
+
+from webapp.extensions import db
+from webapp.models import (
+    Bookmark,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Section,
+    SectionProgress,
+    User,
+)
+from webapp.models.content_generation import ROW_ID, TAG_KEY, ContentGeneration
+from webapp.services import audio_access, branches, courses
+from webapp.services.completion import CourseProgress
+from webapp.services.exceptions import NotFound
+
+CACHE_SIZE = 256
+_TAG = select(ContentGeneration.tag).where(ContentGeneration.id == ROW_ID)
+
+
+# --- the snapshot ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourseInfo:
+    id: int
+    slug: str
+    title: str
+    status: str
+    owner_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleInfo:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionInfo:
+    id: int
+    key: str
+    position: int
+    title: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class LessonLink:
+    id: int
+    slug: str
+    title: str
+    module_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuizLink:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class NarrationInfo:
+    id: int
+    duration_ms: int | None
+    size_bytes: int
+    section_offsets: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LessonInfo:
+    """The fields of a lesson the learner's pages read (the same names as ``Lesson``)."""
+
+    id: int
+    slug: str
+    title: str
+    position: int
+    version: int
+    estimated_minutes: int
+    course_id: int
+    module_id: int
+    course: CourseInfo
+    module: ModuleInfo
+    sections: tuple[SectionInfo, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class LessonPage:
+    """What every reader of one lesson sees. Identity-hashed, so views can memoize on it."""
+
+    lesson: LessonInfo
+    prev_lesson: LessonLink | None
+    next_lesson: LessonLink | None
+    # The module quiz on the path after this lesson (only at a module's last lesson).
+    next_quiz: QuizLink | None
+    course_sections: int
+    narration: NarrationInfo | None
+    branch_suggestions: tuple[str, ...]
+
+    @property
+    def course(self) -> CourseInfo:
+        return self.lesson.course
+
+    @property
+    def sections(self) -> tuple[SectionInfo, ...]:
+        return self.lesson.sections
+
+
+# --- the cache ---------------------------------------------------------------------------
+
+
+class SnapshotCache:
+    """A bounded LRU map, valid under one content tag; safe across threads."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._tag: str | None = None
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, tag: str | None, key: Hashable, build: Callable[[], Any]) -> Any:
+        if tag is None:
+            return build()
+        with self._lock:
+            if tag != self._tag:
+                self._items.clear()
+                self._tag = tag
+            elif key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()
+        with self._lock:
+            if tag == self._tag:
+                self._items[key] = value
+                if len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._tag = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+CACHE = SnapshotCache()
+
+
+def content_tag() -> str | None:
+    """The current content tag, read once per session transaction (reset by writes)."""
+    info = db.session.info
+    if TAG_KEY not in info:
+        info[TAG_KEY] = db.session.execute(_TAG).scalar()
+    return info[TAG_KEY]
+
+
+# --- building a lesson page --------------------------------------------------------------
+
+
+def lesson_page(course_slug: str, lesson_slug: str) -> LessonPage:
+    """The shared part of a published lesson's page; ``NotFound`` when there is none."""
+    return CACHE.get(content_tag(), ("lesson", course_slug, lesson_slug),
+                     lambda: _build(courses.get_published_lesson(course_slug, lesson_slug)))
+
+
+def lesson_page_of(lesson: Lesson) -> LessonPage:
+    """The same, for a published lesson already loaded (the note form's error page)."""
+    return lesson_page(lesson.course.slug, lesson.slug)
+
+
+_LINK_COLUMNS = (Lesson.id, Lesson.slug, Lesson.title, Lesson.module_id)
+
+
+def _build(lesson: Lesson) -> LessonPage:
+    course = db.session.scalar(
+        select(Course).where(Course.id == lesson.course_id).options(selectinload(Course.modules)))
+    if course is None:  # pragma: no cover - the lesson was read with its course
+        raise NotFound("There is no such lesson in this course.")
+    module = next(m for m in course.modules if m.id == lesson.module_id)
+    sections = tuple(SectionInfo(s.id, s.key, s.position, s.title, s.html)
+                     for s in lesson.sections)
+    info = LessonInfo(
+        id=lesson.id, slug=lesson.slug, title=lesson.title, position=lesson.position,
+        version=lesson.version, estimated_minutes=lesson.estimated_minutes,
+        course_id=lesson.course_id, module_id=lesson.module_id,
+        course=CourseInfo(course.id, course.slug, course.title, course.status, course.owner_id),
+        module=ModuleInfo(module.id, module.title), sections=sections,
+    )
+    same_course = select(*_LINK_COLUMNS).where(Lesson.course_id == lesson.course_id)
+    prev_row = db.session.execute(same_course.where(Lesson.position < lesson.position)
+                                  .order_by(Lesson.position.desc()).limit(1)).first()
+    next_row = db.session.execute(same_course.where(Lesson.position > lesson.position)
+                                  .order_by(Lesson.position).limit(1)).first()
+    next_lesson = LessonLink(*next_row) if next_row else None
+    quiz = (None if next_lesson is not None and next_lesson.module_id == lesson.module_id
+            else courses.quiz_after(lesson))
+    total = db.session.scalar(
+        select(func.count(Section.id)).join(Lesson, Lesson.id == Section.lesson_id)
+        .where(Lesson.course_id == lesson.course_id)) or 0
+    asset = audio_access.latest_asset(lesson)
+    narration = (NarrationInfo(asset.id, asset.duration_ms, asset.size_bytes,
+                               dict(asset.section_offsets or {})) if asset else None)
+    return LessonPage(
+        lesson=info,
+        prev_lesson=LessonLink(*prev_row) if prev_row else None,
+        next_lesson=next_lesson,
+        next_quiz=QuizLink(quiz.id, quiz.title) if quiz else None,
+        course_sections=total,
+        narration=narration,
+        branch_suggestions=tuple(branches.suggestions(lesson)),
+    )
+
+
+# --- the reader's own state ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderState:
+    """One reader's relation to a lesson, in one statement (plus the done sections)."""
+
+    enrolled: bool = False
+    last_lesson_id: int | None = None
+    last_section_id: int | None = None
+    # The section the reader was last at in this lesson.
+    position_id: int | None = None
+    bookmarked: bool = False
+    course_done: int = 0
+    done_ids: frozenset[int] = frozenset()
+
+
+def reader_state(user: User, page: LessonPage) -> ReaderState:
+    if not user.is_authenticated:
+        return ReaderState()
+    lesson = page.lesson
+    mine = and_(Enrollment.user_id == user.id, Enrollment.course_id == lesson.course_id)
+    row = db.session.execute(select(
+        exists().where(mine),
+        select(Enrollment.last_lesson_id).where(mine).scalar_subquery(),
+        select(Enrollment.last_section_id).where(mine).scalar_subquery(),
+        select(LessonProgress.last_section_id)
+        .where(LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id)
+        .scalar_subquery(),
+        exists().where(Bookmark.user_id == user.id, Bookmark.lesson_id == lesson.id),
+        select(func.count(SectionProgress.id))
+        .where(SectionProgress.user_id == user.id,
+               SectionProgress.course_id == lesson.course_id,
+               SectionProgress.status == "completed").scalar_subquery(),
+    )).one()
+    enrolled, last_lesson, last_section, position, bookmarked, done = row
+    done_ids: frozenset[int] = frozenset()
+    if enrolled:
+        done_ids = frozenset(db.session.scalars(
+            select(SectionProgress.section_id).where(
+                SectionProgress.user_id == user.id, SectionProgress.lesson_id == lesson.id,
+                SectionProgress.status == "completed")))
+    return ReaderState(enrolled=bool(enrolled), last_lesson_id=last_lesson,
+                       last_section_id=last_section, position_id=position if enrolled else None,
+                       bookmarked=bool(bookmarked), course_done=done or 0, done_ids=done_ids)
+
+
+def course_progress(page: LessonPage, state: ReaderState) -> CourseProgress:
+    return CourseProgress(done=state.course_done, total=page.course_sections)
+
