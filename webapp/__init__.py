@@ -96,7 +96,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=settings.https,
         TANGENT_AUDIO_OFFLOAD=settings.audio_offload,
         RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=settings.redis_url or "tangent-memory://",
         RATELIMIT_STRATEGY="sliding-window-counter",
         # One budget per client across all pages (RATELIMIT_DEFAULT would count per route).
         RATELIMIT_APPLICATION=settings.rate_limit,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
@@ -42,9 +42,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        fields = vars(record)
+        for key in fields.keys() - _STANDARD:
+            if not key.startswith("_"):
+                entry[key] = fields[key]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -74,7 +75,8 @@ def configure_logging(app: Flask, level: str, fmt: str) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = (incoming if incoming and _VALID_REQUEST_ID.match(incoming)
+                        else os.urandom(16).hex())
         g.request_started = time.perf_counter()
 
     @app.after_request
@@ -83,18 +85,15 @@ def configure_logging(app: Flask, level: str, fmt: str) -> None:
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
         started = getattr(g, "request_started", None)
-        if started is not None:
-            # The path only: query strings can carry tokens.
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
+        if started is not None and access_log.isEnabledFor(logging.INFO):
+            # One line a request, so kept cheap: the record is made directly (no caller
+            # lookup, no level checks twice). The path only: query strings can carry tokens.
+            method, path, status = request.method, request.path, response.status_code
+            record = access_log.makeRecord(
+                access_log.name, logging.INFO, __file__, 0, "%s %s %s",
+                (method, path, status), None, extra={
+                    "method": method, "path": path, "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+                })
+            access_log.handle(record)
         return response

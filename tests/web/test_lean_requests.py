@@ -28,3 +28,50 @@ def test_signed_in_pages_still_send_the_htmx_csrf_header(app, client, login):
         make_user("ada@example.org")
     login(client, "ada@example.org")
     assert 'data-hx-headers=\'{"X-CSRFToken": "' in client.get("/courses/").get_data(as_text=True)
+
+
+def test_serving_freezes_the_start_up_objects(app, monkeypatch):
+    import gc
+
+    from webapp import wsgi_server
+
+    frozen = []
+    monkeypatch.setattr(wsgi_server._Gunicorn, "run",
+                        lambda _self: frozen.append(gc.get_freeze_count()))
+    gc.unfreeze()
+    try:
+        wsgi_server.serve_app(app, host="127.0.0.1", port=1, workers=1, threads=1)
+    finally:
+        gc.unfreeze()
+    assert frozen and frozen[0] > 10_000
+
+
+def test_counting_requests_starts_no_threads(app, client, monkeypatch):
+    import threading
+
+    from webapp.extensions import LocalLimitStorage
+
+    limiter = app.extensions["tangent.limiter"]
+    assert isinstance(limiter.storage, LocalLimitStorage)
+    client.get("/courses/")
+    started = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start",
+                        lambda self: (started.append(self), original(self))[1])
+    for _ in range(30):
+        assert client.get("/courses/").status_code == 200
+    assert started == []
+
+
+def test_expired_rate_limit_counters_are_swept_inline(monkeypatch):
+    from webapp import extensions
+
+    storage = extensions.LocalLimitStorage("tangent-memory://")
+    storage.incr("gone", expiry=0.001)
+    storage.incr("kept", expiry=60)
+    import time
+
+    time.sleep(0.01)
+    monkeypatch.setattr(storage, "_next_sweep", 0.0)
+    storage.incr("other", expiry=60)
+    assert "gone" not in storage.storage and storage.storage["kept"] == 1

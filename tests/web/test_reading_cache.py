@@ -25,6 +25,7 @@ from webapp.services import authoring, courses, progress, reading
 
 CSRF = re.compile(r'(name="csrf_token" value="|"X-CSRFToken": ")[^"]+')
 URL = "/courses/cached/lessons/lesson-1-2"
+COURSE = "/courses/cached"
 
 
 def normalized(response) -> str:
@@ -61,6 +62,13 @@ def test_a_cached_page_is_the_page_built_fresh(app, reader):
     focus_cold = normalized(reader.get(URL + "?focus=1"))
     reading.CACHE.clear()
     assert normalized(reader.get(URL + "?focus=1")) == focus_cold
+
+
+def test_a_cached_course_page_is_the_page_built_fresh(app, reader, client):
+    for visitor in (reader, app.test_client()):  # enrolled, and anonymous
+        reading.CACHE.clear()
+        cold = normalized(visitor.get(COURSE))
+        assert normalized(visitor.get(COURSE)) == cold
 
 
 def test_the_cache_is_used_between_requests(app, reader, query_counter):
@@ -144,6 +152,58 @@ def test_every_content_change_is_seen_by_the_next_request(app, reader, change):
         db.session.commit()
     assert expected not in before
     assert expected in reader.get(URL).get_data(as_text=True)
+
+
+def add_quiz():
+    _owner, lesson = _owner_and_lesson()
+    make_quiz(lesson.course.modules[1], title="A brand new quiz", commit=False)
+    return "A brand new quiz"
+
+
+@pytest.mark.parametrize("change", [rename_module, rename_course, bulk_statement, add_quiz,
+                                    add_lesson_after])
+def test_every_content_change_is_seen_on_the_course_page(app, reader, change):
+    before = reader.get(COURSE).get_data(as_text=True)
+    with app.app_context():
+        expected = change().removeprefix("Next lesson: ")
+        db.session.commit()
+    after = reader.get(COURSE).get_data(as_text=True)
+    assert after != before
+    assert expected in after
+
+
+@pytest.mark.parametrize("path", ["/", "/courses/", "/courses/?q=cach", "/courses/?level=beginner"])
+def test_cached_catalog_pages_are_the_pages_built_fresh(app, reader, path):
+    for visitor in (reader, app.test_client()):
+        reading.clear_caches()
+        cold = normalized(visitor.get(path))
+        assert len(reading.LISTS) >= 1
+        assert normalized(visitor.get(path)) == cold
+
+
+@pytest.mark.parametrize("path", ["/", "/courses/", "/courses/?q=renamed"])
+def test_catalog_pages_see_a_renamed_course(app, reader, path):
+    before = reader.get(path).get_data(as_text=True)
+    with app.app_context():
+        expected = rename_course()
+        db.session.commit()
+    assert expected not in before
+    assert expected in reader.get(path).get_data(as_text=True)
+
+
+def test_catalog_pages_see_a_newly_published_course_and_its_tags(app, reader):
+    before = reader.get("/courses/").get_data(as_text=True)
+    with app.app_context():
+        make_course("Fresh arrival", tags=("brandnew",))
+    after = reader.get("/courses/").get_data(as_text=True)
+    assert "Fresh arrival" not in before and "Fresh arrival" in after
+    assert 'value="brandnew"' in after
+
+
+def test_catalog_badges_follow_the_learner_not_the_cache(app, reader):
+    assert "Enrolled" in reader.get("/courses/").get_data(as_text=True)
+    anonymous = app.test_client().get("/courses/").get_data(as_text=True)
+    assert "Enrolled" not in anonymous
 
 
 def test_unpublishing_the_course_is_seen_at_once(app, reader):

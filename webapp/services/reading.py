@@ -29,11 +29,16 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import (
+    Attempt,
     Bookmark,
+    Certificate,
     Course,
     Enrollment,
     Lesson,
     LessonProgress,
+    Module,
+    Question,
+    Quiz,
     Section,
     SectionProgress,
     User,
@@ -174,7 +179,15 @@ class SnapshotCache:
         return len(self._items)
 
 
+# Lesson and course pages; lists (catalog pages, by filter and cursor) have their own,
+# smaller cache, so that many searches cannot push the pages out.
 CACHE = SnapshotCache()
+LISTS = SnapshotCache(128)
+
+
+def clear_caches() -> None:
+    CACHE.clear()
+    LISTS.clear()
 
 
 def content_tag() -> str | None:
@@ -292,3 +305,224 @@ def reader_state(user: User, page: LessonPage) -> ReaderState:
 def course_progress(page: LessonPage, state: ReaderState) -> CourseProgress:
     return CourseProgress(done=state.course_done, total=page.course_sections)
 
+
+
+# --- a course's page -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutlineLesson:
+    id: int
+    slug: str
+    title: str
+    estimated_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutlineModule:
+    id: int
+    title: str
+    lessons: tuple[OutlineLesson, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QuizInfo:
+    id: int
+    title: str
+    module_id: int
+    # Has questions: only such a quiz holds a certificate back.
+    answerable: bool
+
+
+@dataclass(frozen=True, eq=False)
+class CoursePage:
+    """What every visitor of a published course's page sees (the names of ``Course``)."""
+
+    id: int
+    slug: str
+    title: str
+    summary: str
+    level: str
+    estimated_minutes: int
+    status: str
+    owner_id: int | None
+    modules: tuple[OutlineModule, ...]
+    tags: tuple[TagInfo, ...]
+    # Published prerequisites only.
+    prerequisites: tuple[CourseInfo, ...]
+    quizzes: tuple[QuizInfo, ...]
+    section_total: int
+    # Section id → key, for the "Resume" link's anchor.
+    section_keys: dict[int, str]
+
+    @property
+    def lessons(self) -> dict[int, OutlineLesson]:
+        return {lesson.id: lesson for module in self.modules for lesson in module.lessons}
+
+    @property
+    def first_lesson(self) -> OutlineLesson | None:
+        return next((m.lessons[0] for m in self.modules if m.lessons), None)
+
+    def module_quizzes(self) -> dict[int, list[QuizInfo]]:
+        found: dict[int, list[QuizInfo]] = {}
+        for quiz in self.quizzes:
+            found.setdefault(quiz.module_id, []).append(quiz)
+        return found
+
+
+def course_page(slug: str) -> CoursePage:
+    """The shared part of a published course's page; ``NotFound`` when there is none."""
+    return CACHE.get(content_tag(), ("course", slug),
+                     lambda: _build_course(courses.get_published_course(slug)))
+
+
+def _build_course(course: Course) -> CoursePage:
+    answerable = exists().where(Question.quiz_id == Quiz.id)
+    quizzes = tuple(QuizInfo(*row) for row in db.session.execute(
+        select(Quiz.id, Quiz.title, Quiz.module_id, answerable)
+        .where(Quiz.course_id == course.id).order_by(Quiz.module_id, Quiz.id)))
+    sections = db.session.execute(
+        select(Section.id, Section.key).join(Lesson, Lesson.id == Section.lesson_id)
+        .where(Lesson.course_id == course.id)).all()
+    return CoursePage(
+        id=course.id, slug=course.slug, title=course.title, summary=course.summary,
+        level=course.level, estimated_minutes=course.estimated_minutes, status=course.status,
+        owner_id=course.owner_id,
+        modules=tuple(_outline(module) for module in course.modules),
+        tags=tuple(TagInfo(tag.slug, tag.name) for tag in course.tags),
+        prerequisites=tuple(CourseInfo(p.id, p.slug, p.title, p.status, p.owner_id)
+                            for p in course.prerequisites if p.status == "published"),
+        quizzes=quizzes, section_total=len(sections), section_keys=dict(sections),
+    )
+
+
+def _outline(module: Module) -> OutlineModule:
+    return OutlineModule(module.id, module.title, tuple(
+        OutlineLesson(lesson.id, lesson.slug, lesson.title, lesson.estimated_minutes)
+        for lesson in module.lessons))
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateLink:
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerCourseState:
+    """One visitor's relation to a course, in one statement (plus per-item sets when
+    enrolled)."""
+
+    enrolled: bool = False
+    last_lesson_id: int | None = None
+    last_section_id: int | None = None
+    done: int = 0
+    certificate: CertificateLink | None = None
+    passed_quiz_ids: frozenset[int] = frozenset()
+    lesson_states: dict[int, str] | None = None
+
+
+def course_state(user: User, page: CoursePage) -> LearnerCourseState:
+    if not user.is_authenticated:
+        return LearnerCourseState()
+    mine = and_(Enrollment.user_id == user.id, Enrollment.course_id == page.id)
+    enrolled, last_lesson, last_section, done, code = db.session.execute(select(
+        exists().where(mine),
+        select(Enrollment.last_lesson_id).where(mine).scalar_subquery(),
+        select(Enrollment.last_section_id).where(mine).scalar_subquery(),
+        select(func.count(SectionProgress.id))
+        .where(SectionProgress.user_id == user.id, SectionProgress.course_id == page.id,
+               SectionProgress.status == "completed").scalar_subquery(),
+        select(Certificate.code)
+        .where(Certificate.user_id == user.id, Certificate.course_id == page.id)
+        .scalar_subquery(),
+    )).one()
+    if not enrolled:
+        return LearnerCourseState()
+    passed = frozenset(db.session.scalars(
+        select(Attempt.quiz_id).join(Quiz, Quiz.id == Attempt.quiz_id)
+        .where(Attempt.user_id == user.id, Quiz.course_id == page.id,
+               Attempt.passed.is_(True))))
+    states = dict(db.session.execute(
+        select(LessonProgress.lesson_id, LessonProgress.status)
+        .where(LessonProgress.user_id == user.id, LessonProgress.course_id == page.id)).all())
+    return LearnerCourseState(
+        enrolled=True, last_lesson_id=last_lesson, last_section_id=last_section,
+        done=done or 0, certificate=CertificateLink(code) if code else None,
+        passed_quiz_ids=passed, lesson_states=states)
+
+
+def resume_point(page: CoursePage,
+                 state: LearnerCourseState) -> tuple[OutlineLesson, str | None] | None:
+    """Where "Resume" (or "Start") goes: the learner's last lesson and section, else the
+    course's first lesson."""
+    lesson = page.lessons.get(state.last_lesson_id) if state.last_lesson_id else None
+    if lesson is not None:
+        return lesson, page.section_keys.get(state.last_section_id or 0)
+    first = page.first_lesson
+    return (first, None) if first else None
+
+
+# --- course cards (the catalog, the home page) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourseCard:
+    id: int
+    slug: str
+    title: str
+    summary: str
+    level: str
+    estimated_minutes: int
+    tags: tuple[TagInfo, ...]
+    section_total: int
+
+
+def catalog(filters: courses.CatalogFilter, after: str | None = None,
+            page_size: int = courses.CATALOG_PAGE_SIZE) -> courses.CatalogPage:
+    """A page of the catalog (``courses.list_catalog``) as cards, from the list cache."""
+    return LISTS.get(content_tag(), ("catalog", filters, after, page_size),
+                     lambda: _build_catalog(courses.list_catalog(filters, after, page_size)))
+
+
+def _build_catalog(page: courses.CatalogPage) -> courses.CatalogPage:
+    ids = [course.id for course in page.courses]
+    totals = dict(db.session.execute(
+        select(Lesson.course_id, func.count(Section.id))
+        .join(Section, Section.lesson_id == Lesson.id)
+        .where(Lesson.course_id.in_(ids)).group_by(Lesson.course_id)).all()) if ids else {}
+    cards = tuple(CourseCard(
+        c.id, c.slug, c.title, c.summary, c.level, c.estimated_minutes,
+        tuple(TagInfo(t.slug, t.name) for t in c.tags), totals.get(c.id, 0),
+    ) for c in page.courses)
+    return courses.CatalogPage(courses=cards, next_cursor=page.next_cursor,  # type: ignore[arg-type]
+                               filter=page.filter)
+
+
+def catalog_tags() -> tuple[TagInfo, ...]:
+    return LISTS.get(content_tag(), ("tags",), lambda: tuple(
+        TagInfo(tag.slug, tag.name) for tag in courses.list_tags()))
+
+
+def card_badges(user: User, cards: tuple[CourseCard, ...] | list[CourseCard],
+                ) -> tuple[set[int], dict[int, CourseProgress]]:
+    """The signed-in learner's enrollments among ``cards`` and their progress, one query."""
+    if not cards or not user.is_authenticated:
+        return set(), {}
+    done = (select(func.count(SectionProgress.id))
+            .where(SectionProgress.user_id == user.id,
+                   SectionProgress.course_id == Enrollment.course_id,
+                   SectionProgress.status == "completed").scalar_subquery())
+    rows = db.session.execute(
+        select(Enrollment.course_id, done)
+        .where(Enrollment.user_id == user.id,
+               Enrollment.course_id.in_([card.id for card in cards]))).all()
+    totals = {card.id: card.section_total for card in cards}
+    return ({course_id for course_id, _n in rows},
+            {course_id: CourseProgress(done=n or 0, total=totals[course_id])
+             for course_id, n in rows})

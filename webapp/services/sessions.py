@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from webapp.extensions import db
 from webapp.models import User, UserSession
@@ -34,12 +34,19 @@ def start_session(user: User, *, user_agent: str = "") -> str:
     return token
 
 
+# Built once: every signed-in request runs it, and building a select() and its cache
+# key costs more than running it.
+_SESSION_USER = (
+    select(User).join(UserSession, UserSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), User.session_version == bindparam("version"),
+           UserSession.token_hash == bindparam("token_hash"))
+)
+
+
 def session_user(user_id: int, session_version: int, token: str) -> User | None:
     """The user of a live session (one query), or None when it has ended."""
-    return db.session.scalar(
-        select(User).join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == user_id, User.session_version == session_version,
-               UserSession.token_hash == _hash(token)))
+    return db.session.scalar(_SESSION_USER, {"user_id": user_id, "version": session_version,
+                                             "token_hash": _hash(token)})
 
 
 def end_session(token: str | None) -> None:

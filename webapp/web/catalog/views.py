@@ -6,7 +6,7 @@ from flask import request
 
 from webapp import htmx
 from webapp.models.courses import LEVELS
-from webapp.services import courses
+from webapp.services import courses, reading
 from webapp.web.catalog import bp
 from webapp.web.course_cards import catalog_context
 
@@ -17,10 +17,10 @@ def index():
         request.args.get("q"), request.args.get("tag"), request.args.get("level")
     )
     after = request.args.get("after") or None
-    context = catalog_context(courses.list_catalog(filters, after=after), after)
+    context = catalog_context(reading.catalog(filters, after=after), after)
     if htmx.is_partial():
         # "More courses" asks for the next page; the search form for fresh results.
         partial = "catalog/_page.html" if after else "catalog/_results.html"
         return htmx.render("catalog/index.html", partial, **context)
     return htmx.render("catalog/index.html", "catalog/_results.html",
-                       tags=courses.list_tags(), levels=LEVELS, **context)
+                       tags=reading.catalog_tags(), levels=LEVELS, **context)

@@ -6,7 +6,6 @@ with its partial and anything else with a 303 back to the page it came from.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
@@ -17,7 +16,8 @@ from webapp import htmx
 from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
 from webapp.extensions import db
 from webapp.models import Lesson, Quiz, Section, User
-from webapp.services import audio, branches, courses, progress, quizzes, reading
+from webapp.services import audio, branches, courses, progress, reading
+from webapp.services.completion import CourseProgress
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.web.forms import ActionForm
 from webapp.web.learn import bp
@@ -38,30 +38,27 @@ def _lesson_url(course_slug: str, lesson: Lesson, section_key: str | None = None
 
 @bp.get("/courses/<slug>")
 def course(slug: str):
-    course = courses.get_published_course(slug)
+    page = reading.course_page(slug)
     user = current_user
-    enrollment = progress.get_enrollment(user, course.id)
-    enrolled = enrollment is not None
-    module_quizzes = defaultdict(list)
-    for quiz in quizzes.quizzes_for_course(course.id):
-        module_quizzes[quiz.module_id].append(quiz)
-    target = progress.resume_target(user, course)
-    passed = quizzes.passed_quiz_ids(user, course.id) if enrolled else set()
-    answerable = quizzes.answerable_quiz_ids(course.id) if enrolled else set()
+    state = reading.course_state(user, page)
+    enrolled = state.enrolled
+    passed = state.passed_quiz_ids
+    resume = reading.resume_point(page, state)
     return render_template(
         "learn/course.html",
-        course=course,
-        enrollment=enrollment,
-        states=progress.lesson_states(user, course.id) if enrolled else {},
-        course_progress=progress.course_progress(user, course.id) if enrolled else None,
+        course=page,
+        enrollment=enrolled,
+        states=state.lesson_states or {},
+        course_progress=(CourseProgress(done=state.done, total=page.section_total)
+                         if enrolled else None),
         passed=passed,
         # What stands between the learner and the certificate: quizzes not passed yet.
-        quizzes_left=[quiz for module in module_quizzes.values() for quiz in module
-                      if quiz.id in answerable and quiz.id not in passed],
-        certificate=quizzes.certificate_for(user, course.id) if enrolled else None,
-        module_quizzes=module_quizzes,
-        resume_url=_lesson_url(course.slug, target.lesson, target.section_key) if target else None,
-        resuming=enrolled and enrollment.last_lesson_id is not None,
+        quizzes_left=[quiz for quiz in page.quizzes
+                      if enrolled and quiz.answerable and quiz.id not in passed],
+        certificate=state.certificate,
+        module_quizzes=page.module_quizzes(),
+        resume_url=_lesson_url(page.slug, resume[0], resume[1]) if resume else None,
+        resuming=enrolled and state.last_lesson_id is not None,
         # Made only for those shown a form: a CSRF token would start a session.
         form=ActionForm() if user.is_authenticated else None,
     )

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from webapp.database import current_revisions, head_revisions
 from webapp.errors import RETRY_AFTER_503
 from webapp.extensions import db
-from webapp.services import courses
+from webapp.services import courses, reading
 from webapp.web.course_cards import catalog_context
 from webapp.web.main import bp
 
@@ -18,7 +18,7 @@ HOME_COURSES = 6
 
 @bp.get("/")
 def index():
-    page = courses.list_catalog(courses.CatalogFilter(), page_size=HOME_COURSES)
+    page = reading.catalog(courses.CatalogFilter(), page_size=HOME_COURSES)
     return render_template("main/index.html", **catalog_context(page))
 
 
