@@ -87,7 +87,9 @@ def run_wrk(port: int, path: str, cookie: str | None, seconds: float, connection
     if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
         raise SystemExit(f"{path}: errors under load\n{out}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
+    if len(latency) != 2:
+        raise SystemExit(f"{path}: no latency distribution in wrk's output\n{out}")
     return {"requests": requests, "p50": _ms(latency["50"]), "p99": _ms(latency["99"])}
 
 

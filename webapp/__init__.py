@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.models.base import MAX_ID
@@ -217,6 +217,19 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     @app.context_processor
     def _template_globals() -> dict:
         return {"htmx_config": app.config["HTMX_CONFIG_JSON"]}
+
+    static_urls: dict[tuple[str, str], str] = {}
+
+    def static_url(filename: str) -> str:
+        """``url_for('static', …)`` worked out once per file (every page links the same
+        stylesheets and scripts; building a URL costs more than looking it up)."""
+        key = (request.script_root, filename)
+        url = static_urls.get(key)
+        if url is None:
+            url = static_urls[key] = url_for("static", filename=filename)
+        return url
+
+    app.jinja_env.globals["static_url"] = static_url
 
 
 def _register_blueprints(app: Flask) -> None:

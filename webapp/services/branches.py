@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import unescape
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.content.render import RENDERER_VERSION, render_lesson
@@ -121,21 +121,35 @@ def visible_branches(user: User, lesson: Lesson, *, enrolled: bool | None = None
     editor = can_edit(user, course)
     if enrolled is None:
         enrolled = get_enrollment(user, course.id) is not None
-    stmt = (
+    stmt = _VISIBLE_BRANCHES["all" if editor else "enrolled" if enrolled else "asked"]
+    params = {"user_id": user.id, "lesson_id": lesson.id, "limit": limit}
+    return [BranchItem(branch, job, done is not None)
+            for branch, job, done in db.session.execute(stmt, params)]
+
+
+def _visible_branches_statements() -> dict[str, Select]:
+    """The three views of a lesson's branches: an editor's (all), an enrolled learner's
+    (asked for or promoted, not hidden) and another signed-in reader's (asked for)."""
+    user = bindparam("user_id")
+    base = (
         select(Branch, GenerationJob, BranchProgress.completed_at)
         .outerjoin(GenerationJob, GenerationJob.id == Branch.job_id)
         .outerjoin(BranchProgress, and_(BranchProgress.branch_id == Branch.id,
-                                        BranchProgress.user_id == user.id))
-        .where(Branch.parent_lesson_id == lesson.id)
-        .order_by(Branch.id.desc()).limit(limit)
+                                        BranchProgress.user_id == user))
+        .where(Branch.parent_lesson_id == bindparam("lesson_id"))
+        .order_by(Branch.id.desc()).limit(bindparam("limit"))
     )
-    if not editor:
-        asked = exists().where(BranchRequest.branch_id == Branch.id,
-                               BranchRequest.user_id == user.id)
-        stmt = stmt.where(Branch.visibility != "hidden",
-                          or_(asked, Branch.visibility == "course") if enrolled else asked)
-    return [BranchItem(branch, job, done is not None)
-            for branch, job, done in db.session.execute(stmt)]
+    asked = exists().where(BranchRequest.branch_id == Branch.id, BranchRequest.user_id == user)
+    return {
+        "all": base,
+        "enrolled": base.where(Branch.visibility != "hidden",
+                               or_(asked, Branch.visibility == "course")),
+        "asked": base.where(Branch.visibility != "hidden", asked),
+    }
+
+
+# Built once: the lesson page runs one on every signed-in view.
+_VISIBLE_BRANCHES = _visible_branches_statements()
 
 
 def get_branch_for(user: User, branch_id: int) -> BranchItem:

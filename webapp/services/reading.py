@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
@@ -272,31 +272,42 @@ class ReaderState:
     done_ids: frozenset[int] = frozenset()
 
 
-def reader_state(user: User, page: LessonPage) -> ReaderState:
-    if not user.is_authenticated:
-        return ReaderState()
-    lesson = page.lesson
-    mine = and_(Enrollment.user_id == user.id, Enrollment.course_id == lesson.course_id)
-    row = db.session.execute(select(
+def _reader_state_statements():
+    user, course, lesson = bindparam("user_id"), bindparam("course_id"), bindparam("lesson_id")
+    mine = and_(Enrollment.user_id == user, Enrollment.course_id == course)
+    state = select(
         exists().where(mine),
         select(Enrollment.last_lesson_id).where(mine).scalar_subquery(),
         select(Enrollment.last_section_id).where(mine).scalar_subquery(),
         select(LessonProgress.last_section_id)
-        .where(LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id)
+        .where(LessonProgress.user_id == user, LessonProgress.lesson_id == lesson)
         .scalar_subquery(),
-        exists().where(Bookmark.user_id == user.id, Bookmark.lesson_id == lesson.id),
+        exists().where(Bookmark.user_id == user, Bookmark.lesson_id == lesson),
         select(func.count(SectionProgress.id))
-        .where(SectionProgress.user_id == user.id,
-               SectionProgress.course_id == lesson.course_id,
+        .where(SectionProgress.user_id == user, SectionProgress.course_id == course,
                SectionProgress.status == "completed").scalar_subquery(),
-    )).one()
-    enrolled, last_lesson, last_section, position, bookmarked, done = row
+    )
+    done = select(SectionProgress.section_id).where(
+        SectionProgress.user_id == user, SectionProgress.lesson_id == lesson,
+        SectionProgress.status == "completed")
+    return state, done
+
+
+# Built once: on a warm cache these are most of what a lesson page runs, and building
+# a select() and its cache key costs more than running it.
+_READER_STATE, _DONE_SECTIONS = _reader_state_statements()
+
+
+def reader_state(user: User, page: LessonPage) -> ReaderState:
+    if not user.is_authenticated:
+        return ReaderState()
+    lesson = page.lesson
+    params = {"user_id": user.id, "course_id": lesson.course_id, "lesson_id": lesson.id}
+    enrolled, last_lesson, last_section, position, bookmarked, done = \
+        db.session.execute(_READER_STATE, params).one()
     done_ids: frozenset[int] = frozenset()
     if enrolled:
-        done_ids = frozenset(db.session.scalars(
-            select(SectionProgress.section_id).where(
-                SectionProgress.user_id == user.id, SectionProgress.lesson_id == lesson.id,
-                SectionProgress.status == "completed")))
+        done_ids = frozenset(db.session.scalars(_DONE_SECTIONS, params))
     return ReaderState(enrolled=bool(enrolled), last_lesson_id=last_lesson,
                        last_section_id=last_section, position_id=position if enrolled else None,
                        bookmarked=bool(bookmarked), course_done=done or 0, done_ids=done_ids)
@@ -304,7 +315,6 @@ def reader_state(user: User, page: LessonPage) -> ReaderState:
 
 def course_progress(page: LessonPage, state: ReaderState) -> CourseProgress:
     return CourseProgress(done=state.course_done, total=page.course_sections)
-
 
 
 # --- a course's page -------------------------------------------------------------------
@@ -427,34 +437,44 @@ class LearnerCourseState:
     lesson_states: dict[int, str] | None = None
 
 
-def course_state(user: User, page: CoursePage) -> LearnerCourseState:
-    if not user.is_authenticated:
-        return LearnerCourseState()
-    mine = and_(Enrollment.user_id == user.id, Enrollment.course_id == page.id)
-    enrolled, last_lesson, last_section, done, code = db.session.execute(select(
+def _course_state_statements():
+    user, course = bindparam("user_id"), bindparam("course_id")
+    mine = and_(Enrollment.user_id == user, Enrollment.course_id == course)
+    state = select(
         exists().where(mine),
         select(Enrollment.last_lesson_id).where(mine).scalar_subquery(),
         select(Enrollment.last_section_id).where(mine).scalar_subquery(),
         select(func.count(SectionProgress.id))
-        .where(SectionProgress.user_id == user.id, SectionProgress.course_id == page.id,
+        .where(SectionProgress.user_id == user, SectionProgress.course_id == course,
                SectionProgress.status == "completed").scalar_subquery(),
         select(Certificate.code)
-        .where(Certificate.user_id == user.id, Certificate.course_id == page.id)
+        .where(Certificate.user_id == user, Certificate.course_id == course)
         .scalar_subquery(),
-    )).one()
+    )
+    passed = (select(Attempt.quiz_id).join(Quiz, Quiz.id == Attempt.quiz_id)
+              .where(Attempt.user_id == user, Quiz.course_id == course,
+                     Attempt.passed.is_(True)))
+    states = (select(LessonProgress.lesson_id, LessonProgress.status)
+              .where(LessonProgress.user_id == user, LessonProgress.course_id == course))
+    return state, passed, states
+
+
+_COURSE_STATE, _PASSED_QUIZZES, _LESSON_STATES = _course_state_statements()
+
+
+def course_state(user: User, page: CoursePage) -> LearnerCourseState:
+    if not user.is_authenticated:
+        return LearnerCourseState()
+    params = {"user_id": user.id, "course_id": page.id}
+    enrolled, last_lesson, last_section, done, code = \
+        db.session.execute(_COURSE_STATE, params).one()
     if not enrolled:
         return LearnerCourseState()
-    passed = frozenset(db.session.scalars(
-        select(Attempt.quiz_id).join(Quiz, Quiz.id == Attempt.quiz_id)
-        .where(Attempt.user_id == user.id, Quiz.course_id == page.id,
-               Attempt.passed.is_(True))))
-    states = dict(db.session.execute(
-        select(LessonProgress.lesson_id, LessonProgress.status)
-        .where(LessonProgress.user_id == user.id, LessonProgress.course_id == page.id)).all())
     return LearnerCourseState(
         enrolled=True, last_lesson_id=last_lesson, last_section_id=last_section,
         done=done or 0, certificate=CertificateLink(code) if code else None,
-        passed_quiz_ids=passed, lesson_states=states)
+        passed_quiz_ids=frozenset(db.session.scalars(_PASSED_QUIZZES, params)),
+        lesson_states=dict(db.session.execute(_LESSON_STATES, params).all()))
 
 
 def resume_point(page: CoursePage,
@@ -509,19 +529,27 @@ def catalog_tags() -> tuple[TagInfo, ...]:
         TagInfo(tag.slug, tag.name) for tag in courses.list_tags()))
 
 
+def _badges_statement():
+    user = bindparam("user_id")
+    done = (select(func.count(SectionProgress.id))
+            .where(SectionProgress.user_id == user,
+                   SectionProgress.course_id == Enrollment.course_id,
+                   SectionProgress.status == "completed").scalar_subquery())
+    return select(Enrollment.course_id, done).where(
+        Enrollment.user_id == user,
+        Enrollment.course_id.in_(bindparam("course_ids", expanding=True)))
+
+
+_BADGES = _badges_statement()
+
+
 def card_badges(user: User, cards: tuple[CourseCard, ...] | list[CourseCard],
                 ) -> tuple[set[int], dict[int, CourseProgress]]:
     """The signed-in learner's enrollments among ``cards`` and their progress, one query."""
     if not cards or not user.is_authenticated:
         return set(), {}
-    done = (select(func.count(SectionProgress.id))
-            .where(SectionProgress.user_id == user.id,
-                   SectionProgress.course_id == Enrollment.course_id,
-                   SectionProgress.status == "completed").scalar_subquery())
-    rows = db.session.execute(
-        select(Enrollment.course_id, done)
-        .where(Enrollment.user_id == user.id,
-               Enrollment.course_id.in_([card.id for card in cards]))).all()
+    rows = db.session.execute(_BADGES, {"user_id": user.id,
+                                        "course_ids": [card.id for card in cards]}).all()
     totals = {card.id: card.section_total for card in cards}
     return ({course_id for course_id, _n in rows},
             {course_id: CourseProgress(done=n or 0, total=totals[course_id])
