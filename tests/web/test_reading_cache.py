@@ -191,6 +191,31 @@ def test_catalog_pages_see_a_renamed_course(app, reader, path):
     assert expected in reader.get(path).get_data(as_text=True)
 
 
+def test_the_dashboard_built_fresh_and_from_the_cache_is_the_same(app, reader):
+    reader.get(URL)
+    reading.clear_caches()
+    cold = normalized(reader.get("/dashboard"))
+    assert normalized(reader.get("/dashboard")) == cold
+    assert "Continue" in cold or "Resume" in cold
+
+
+def new_lesson_slug():
+    _owner, lesson = _owner_and_lesson()
+    lesson.slug = "a-new-address"
+    return "/lessons/a-new-address"
+
+
+@pytest.mark.parametrize("change", [rename_course, new_lesson_slug])
+def test_the_dashboard_sees_content_changes(app, reader, change):
+    reader.get(URL)  # the "Continue" link points at this lesson
+    before = reader.get("/dashboard").get_data(as_text=True)
+    with app.app_context():
+        expected = change()
+        db.session.commit()
+    assert expected not in before
+    assert expected in reader.get("/dashboard").get_data(as_text=True)
+
+
 def test_catalog_pages_see_a_newly_published_course_and_its_tags(app, reader):
     before = reader.get("/courses/").get_data(as_text=True)
     with app.app_context():

@@ -1,4 +1,6 @@
-"""A learner's progress: enrollment, sections done, resume, bookmarks, notes, dashboard.
+"""A learner's progress: enrollment, sections done, resume, bookmarks, notes.
+
+(What the learner's pages read per request is in ``webapp.services.reading``.)
 
 Progress percentages are always counted from rows (never stored), so they
 cannot drift; every multi-write action happens in the caller's one transaction.
@@ -11,7 +13,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from webapp.content.render import RENDERER_VERSION, render_markdown
 from webapp.extensions import db
@@ -40,8 +41,6 @@ from webapp.services.completion import course_progress_map as course_progress_ma
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 NOTE_MAX = 20_000
-DASHBOARD_COURSES = 6
-DASHBOARD_BOOKMARKS = 5
 
 
 # --- enrollment -------------------------------------------------------------
@@ -272,14 +271,6 @@ def resume_target(user: User, course: Course) -> ResumeTarget | None:
 # --- bookmarks and notes -------------------------------------------------------------
 
 
-def is_bookmarked(user: User, lesson_id: int) -> bool:
-    if not user.is_authenticated:
-        return False
-    return db.session.scalar(
-        select(Bookmark.id).where(Bookmark.user_id == user.id, Bookmark.lesson_id == lesson_id)
-    ) is not None
-
-
 def toggle_bookmark(user: User, lesson: Lesson) -> bool:
     """Bookmark or un-bookmark; returns the new state."""
     existing = db.session.scalar(
@@ -328,95 +319,7 @@ def save_note(user: User, lesson: Lesson, source: str, *, base_version: int | No
     return note
 
 
-# --- dashboard --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DashboardCourse:
-    course: Course
-    progress: CourseProgress
-    enrollment: Enrollment
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    courses: Sequence[DashboardCourse]
-    bookmarks: Sequence[Bookmark]
-    certificates: Sequence[Certificate]
-    more_courses: bool
-
-
-def dashboard(user: User) -> Dashboard:
-    """"Continue learning", recent bookmarks and certificates in a fixed number of queries."""
-    enrollments = db.session.scalars(
-        select(Enrollment).where(Enrollment.user_id == user.id)
-        .options(selectinload(Enrollment.course))
-        .order_by(Enrollment.last_activity_at.desc(), Enrollment.id.desc())
-        .limit(DASHBOARD_COURSES + 1)
-    ).all()
-    more = len(enrollments) > DASHBOARD_COURSES
-    enrollments = enrollments[:DASHBOARD_COURSES]
-    progress = course_progress_map(user, [e.course_id for e in enrollments])
-    bookmarks = db.session.scalars(
-        select(Bookmark).where(Bookmark.user_id == user.id)
-        .options(selectinload(Bookmark.lesson).selectinload(Lesson.course))
-        .order_by(Bookmark.created_at.desc(), Bookmark.id.desc())
-        .limit(DASHBOARD_BOOKMARKS)
-    ).all()
-    certificates = db.session.scalars(
-        select(Certificate).where(Certificate.user_id == user.id)
-        .order_by(Certificate.issued_at.desc()).limit(20)
-    ).all()
-    return Dashboard(
-        courses=[DashboardCourse(e.course, progress[e.course_id], e) for e in enrollments],
-        bookmarks=bookmarks,
-        certificates=certificates,
-        more_courses=more,
-    )
-
-
-
-# --- helpers for the learner pages (each a fixed number of queries) ----------------------
-
-
-def enrolled_course_ids(user: User, course_ids: Sequence[int]) -> set[int]:
-    """Which of ``course_ids`` the user is enrolled in, in one query."""
-    if not course_ids or not user.is_authenticated:
-        return set()
-    return set(db.session.scalars(
-        select(Enrollment.course_id).where(Enrollment.user_id == user.id,
-                                           Enrollment.course_id.in_(course_ids))
-    ))
-
-
-def lesson_position(user: User, lesson_id: int) -> int | None:
-    """The section id the learner last reached in this lesson, if any."""
-    if not user.is_authenticated:
-        return None
-    return db.session.scalar(
-        select(LessonProgress.last_section_id).where(LessonProgress.user_id == user.id,
-                                                     LessonProgress.lesson_id == lesson_id)
-    )
-
-
-def resume_targets(enrollments: Sequence[Enrollment]) -> dict[int, ResumeTarget]:
-    """course id → where "Continue" lands, for enrollments with a position (two queries)."""
-    lesson_ids = {e.last_lesson_id for e in enrollments if e.last_lesson_id}
-    if not lesson_ids:
-        return {}
-    lessons = {lesson.id: lesson for lesson in db.session.scalars(
-        select(Lesson).where(Lesson.id.in_(lesson_ids))
-    )}
-    section_ids = {e.last_section_id for e in enrollments if e.last_section_id}
-    keys = dict(db.session.execute(
-        select(Section.id, Section.key).where(Section.id.in_(section_ids))
-    ).all()) if section_ids else {}
-    targets = {}
-    for e in enrollments:
-        lesson = lessons.get(e.last_lesson_id) if e.last_lesson_id else None
-        if lesson is not None:
-            targets[e.course_id] = ResumeTarget(lesson, keys.get(e.last_section_id))
-    return targets
+# --- settings ------------------------------------------------------------------------------
 
 
 def set_focus_mode(user: User, on: bool) -> None:

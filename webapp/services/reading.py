@@ -554,3 +554,126 @@ def card_badges(user: User, cards: tuple[CourseCard, ...] | list[CourseCard],
     return ({course_id for course_id, _n in rows},
             {course_id: CourseProgress(done=n or 0, total=totals[course_id])
              for course_id, n in rows})
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CourseSummary:
+    """A course as lists of a learner's courses show it (any status), cached by id."""
+
+    id: int
+    slug: str
+    title: str
+    status: str
+    section_total: int
+    # Lesson id → (slug, title), and section id → key: where "Continue" lands.
+    lessons: dict[int, tuple[str, str]]
+    section_keys: dict[int, str]
+
+
+def course_summary(course_id: int) -> CourseSummary | None:
+    return CACHE.get(content_tag(), ("summary", course_id), lambda: _build_summary(course_id))
+
+
+def _build_summary(course_id: int) -> CourseSummary | None:
+    course = db.session.execute(select(Course.id, Course.slug, Course.title, Course.status)
+                                .where(Course.id == course_id)).first()
+    if course is None:
+        return None
+    lessons = {row.id: (row.slug, row.title) for row in db.session.execute(
+        select(Lesson.id, Lesson.slug, Lesson.title).where(Lesson.course_id == course_id))}
+    keys = dict(db.session.execute(
+        select(Section.id, Section.key).join(Lesson, Lesson.id == Section.lesson_id)
+        .where(Lesson.course_id == course_id)).all())
+    return CourseSummary(course.id, course.slug, course.title, course.status, len(keys),
+                         lessons, keys)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseRef:
+    slug: str
+    title: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LessonRef:
+    slug: str
+    title: str
+    course: CourseRef
+
+
+@dataclass(frozen=True, slots=True)
+class BookmarkLink:
+    lesson: LessonRef
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardCourse:
+    course: CourseSummary
+    progress: CourseProgress
+    # Where "Continue" lands: (lesson slug, section key or None), or None.
+    resume: tuple[str, str | None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    courses: list[DashboardCourse]
+    bookmarks: list[BookmarkLink]
+    certificates: list[Certificate]
+    more_courses: bool
+
+
+def _dashboard_statements():
+    user = bindparam("user_id")
+    enrollments = (
+        select(Enrollment.course_id, Enrollment.last_lesson_id, Enrollment.last_section_id,
+               select(func.count(SectionProgress.id))
+               .where(SectionProgress.user_id == user,
+                      SectionProgress.course_id == Enrollment.course_id,
+                      SectionProgress.status == "completed").scalar_subquery())
+        .where(Enrollment.user_id == user)
+        .order_by(Enrollment.last_activity_at.desc(), Enrollment.id.desc())
+        .limit(bindparam("courses"))
+    )
+    bookmarks = (
+        select(Lesson.slug, Lesson.title, Course.slug, Course.title, Course.status)
+        .select_from(Bookmark).join(Lesson, Lesson.id == Bookmark.lesson_id)
+        .join(Course, Course.id == Lesson.course_id)
+        .where(Bookmark.user_id == user)
+        .order_by(Bookmark.created_at.desc(), Bookmark.id.desc())
+        .limit(bindparam("bookmarks"))
+    )
+    certificates = (select(Certificate).where(Certificate.user_id == user)
+                    .order_by(Certificate.issued_at.desc()).limit(20))
+    return enrollments, bookmarks, certificates
+
+
+_ENROLLMENTS, _BOOKMARKS, _CERTIFICATES = _dashboard_statements()
+DASHBOARD_COURSES = 6
+DASHBOARD_BOOKMARKS = 5
+
+
+def dashboard(user: User) -> Dashboard:
+    """"Continue learning", recent bookmarks and certificates: three statements, the
+    courses themselves from the cache."""
+    params = {"user_id": user.id, "courses": DASHBOARD_COURSES + 1,
+              "bookmarks": DASHBOARD_BOOKMARKS}
+    rows = db.session.execute(_ENROLLMENTS, params).all()
+    items = []
+    for course_id, last_lesson, last_section, done in rows[:DASHBOARD_COURSES]:
+        summary = course_summary(course_id)
+        if summary is None:  # pragma: no cover - enrollments go with their course
+            continue
+        lesson = summary.lessons.get(last_lesson) if last_lesson else None
+        resume = (lesson[0], summary.section_keys.get(last_section or 0)) if lesson else None
+        items.append(DashboardCourse(summary, CourseProgress(done or 0, summary.section_total),
+                                     resume))
+    bookmarks = [BookmarkLink(LessonRef(slug, title, CourseRef(c_slug, c_title, status)))
+                 for slug, title, c_slug, c_title, status
+                 in db.session.execute(_BOOKMARKS, params)]
+    return Dashboard(courses=items, bookmarks=bookmarks,
+                     certificates=list(db.session.scalars(_CERTIFICATES, params)),
+                     more_courses=len(rows) > DASHBOARD_COURSES)

@@ -31,8 +31,10 @@ def _user() -> User:
 # --- course page, enrollment ----------------------------------------------------------
 
 
-def _lesson_url(course_slug: str, lesson: Lesson, section_key: str | None = None) -> str:
-    url = url_for("learn.lesson", course_slug=course_slug, lesson_slug=lesson.slug)
+def _lesson_url(course_slug: str, lesson: Lesson | str, section_key: str | None = None) -> str:
+    """A lesson's address (``lesson``: the lesson or its slug), at a section if given."""
+    slug = lesson if isinstance(lesson, str) else lesson.slug
+    url = url_for("learn.lesson", course_slug=course_slug, lesson_slug=slug)
     return f"{url}#{section_key}" if section_key else url
 
 
@@ -423,11 +425,9 @@ def _note_partial(lesson: Lesson, form: NoteForm, *, note, saved: bool = False,
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    data = progress.dashboard(_user())
-    targets = progress.resume_targets([item.enrollment for item in data.courses])
+    data = reading.dashboard(_user())
     resume = {
-        item.course.id: _lesson_url(item.course.slug, targets[item.course.id].lesson,
-                                    targets[item.course.id].section_key)
-        for item in data.courses if item.course.id in targets
+        item.course.id: _lesson_url(item.course.slug, item.resume[0], item.resume[1])
+        for item in data.courses if item.resume
     }
     return render_template("learn/dashboard.html", data=data, resume=resume)
