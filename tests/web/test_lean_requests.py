@@ -46,14 +46,17 @@ def test_serving_freezes_the_start_up_objects(app, monkeypatch):
     assert frozen and frozen[0] > 10_000
 
 
-def test_counting_requests_starts_no_threads(app, client, monkeypatch):
+def test_counting_requests_starts_no_threads(app, app_settings, monkeypatch):
     import threading
 
+    from webapp import create_app
     from webapp.extensions import LocalLimitStorage
 
-    limiter = app.extensions["tangent.limiter"]
-    assert isinstance(limiter.storage, LocalLimitStorage)
+    application = create_app(app_settings(redis_url=None))  # the in-process storage
+    limiter = application.extensions["tangent.limiter"]
+    client = application.test_client()
     client.get("/courses/")
+    assert isinstance(limiter.storage, LocalLimitStorage)
     started = []
     original = threading.Thread.start
     monkeypatch.setattr(threading.Thread, "start",
