@@ -46,13 +46,12 @@ def test_serving_freezes_the_start_up_objects(app, monkeypatch):
     assert frozen and frozen[0] > 10_000
 
 
-def test_counting_requests_starts_no_threads(app, app_settings, monkeypatch):
+def test_counting_requests_starts_no_threads(make_app, monkeypatch):
     import threading
 
-    from webapp import create_app
     from webapp.extensions import LocalLimitStorage
 
-    application = create_app(app_settings(redis_url=None))  # the in-process storage
+    application = make_app(redis_url=None)  # the in-process storage
     limiter = application.extensions["tangent.limiter"]
     client = application.test_client()
     client.get("/courses/")
