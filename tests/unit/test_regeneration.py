@@ -5,13 +5,11 @@ and the offline scaffold's prompts are never published."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from tests.factories import enroll, make_user
+from tests.factories import LessonWriter, enroll, make_user, use_lesson_writer
 from webapp.content.placeholders import placeholder_lines
 from webapp.extensions import db
 from webapp.jobs import runner
@@ -25,7 +23,6 @@ from webapp.models import (
     SectionProgress,
     User,
 )
-from webapp.providers.text import Completion, Usage
 from webapp.services import authoring, progress, regeneration
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
 from webapp.services.regeneration import align_to, split_steps
@@ -60,18 +57,10 @@ def test_a_lesson_without_steps_takes_the_new_text():
     assert align_to("Just one page.\n", "## New\n\nText\n") == "## New\n\nText\n"
 
 
-class _Writer:
-    """A text provider that writes ``REWRITE`` (a real model's answer, not placeholders)."""
-
-    def complete_json(self, task, variables, schema):
-        return Completion({"markdown": REWRITE}, [Usage("openai", "gpt-test", "lesson.v1", 10,
-                                                        20, Decimal("0.001"), "configured")])
-
-
 @pytest.fixture
 def with_model(monkeypatch):
-    """Jobs get ``_Writer`` instead of the offline scaffold."""
-    monkeypatch.setattr("webapp.jobs.pipelines.make_text_provider", lambda settings: _Writer())
+    """Jobs get a stand-in AI model that writes ``REWRITE``, not the offline scaffold."""
+    use_lesson_writer(monkeypatch, REWRITE)
 
 
 @pytest.fixture
@@ -132,7 +121,7 @@ def test_regeneration_stores_a_proposal_and_learners_still_read_the_lesson(lesso
 
 def test_running_the_job_again_stores_one_proposal(lesson, with_model):
     job = _regenerate(lesson)
-    regeneration.RegenerationPipeline(_Writer()).run_step(job, "propose")
+    regeneration.RegenerationPipeline(LessonWriter(REWRITE)).run_step(job, "propose")
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(LessonProposal)) == 1
 

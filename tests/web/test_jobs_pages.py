@@ -207,6 +207,7 @@ def test_status_page_includes_the_card(app, ed):
     page = text(response)
     assert "<html" in page and f'<article id="job-{job_id}"' in page
     assert 'hx-trigger="every 2s"' in page and "Step 1 of 2: outline" in page
+    assert "You can leave this page: the job keeps going." in page
     assert "css/jobs.css" in page
     # The card address without htmx (a bookmarked link) is the full page, never a 286.
     full = ed.get(f"/jobs/{job_id}/card")

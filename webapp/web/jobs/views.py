@@ -31,7 +31,7 @@ from webapp.models import GenerationJob, Lesson, User
 from webapp.models.base import utcnow
 from webapp.models.jobs import JOB_STATUSES
 from webapp.security import role_required
-from webapp.services import costs, jobs
+from webapp.services import costs, jobs, regeneration
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.edge import id_arg
@@ -153,7 +153,11 @@ def _card_context(job: GenerationJob) -> dict:
     if not subject and job.lesson_id:
         title = db.session.scalar(select(Lesson.title).where(Lesson.id == job.lesson_id))
         subject = f"“{title}”" if title else None
-    return {"job": job, "poll_seconds": poll_seconds(job), "job_subject": subject}
+    # A finished rewrite: what became of its proposal (waiting, published, discarded).
+    proposal = (regeneration.proposal_state(job.id)
+                if job.kind == "lesson_regeneration" and job.status == "succeeded" else None)
+    return {"job": job, "poll_seconds": poll_seconds(job), "job_subject": subject,
+            "proposal": proposal}
 
 
 add_card_views(
