@@ -72,8 +72,8 @@ def narrate_lesson(lesson_id: int):
     db.session.commit()
     if created:
         runner.enqueue(job_id)
-    flash("Narration started." if created else "This version is already being narrated.",
-          "success")
+    else:
+        flash("Narration of this version was already asked for; here is that job.", "info")
     return redirect(url_for("jobs.show", job_id=job_id), 303)
 
 

@@ -135,11 +135,12 @@ def new_draft():
         field = getattr(form, exc.field or "topic", None) or form.topic
         field.errors = [*field.errors, exc.message]
         return render_template("jobs/new_draft.html", form=form, course=None), 400
+    # No "started" flash: the job page's live card says how the draft is going, where a
+    # flash would still say "started" after the draft had finished.
     if created:
         runner.enqueue(job_id)
-        flash("Drafting started. You can leave this page; the draft keeps going.", "success")
     else:
-        flash("A draft for this topic is already being generated; here it is.", "info")
+        flash("A draft for this topic was already asked for; here it is.", "info")
     return redirect(url_for("jobs.show", job_id=job_id), 303)
 
 
