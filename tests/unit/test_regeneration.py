@@ -219,6 +219,11 @@ def test_the_scaffolds_prompts_are_never_published(lesson):
     _regenerate(lesson)
     proposal = regeneration.pending_proposal(db.session.get(Lesson, lesson.id))
     assert proposal.provider == "scaffold" and "✏️ Editor:" in proposal.source
+    # Every line of the scaffold's own text is a marked prompt, including the one that
+    # repeats the instruction given to the model.
+    instruction = [n for n, line in enumerate(proposal.source.splitlines(), 1)
+                   if "keep exactly these step headings" in line]
+    assert instruction and set(instruction) <= set(placeholder_lines(proposal.source))
     with pytest.raises(ValidationFailed) as caught:
         regeneration.publish_proposal(_editor(), proposal)
     db.session.rollback()
