@@ -73,7 +73,9 @@ def _review_page(proposal: LessonProposal, *, error: str | None = None, status: 
     except ValidationFailed as exc:
         preview_error = exc.message
     lines = proposal.source.splitlines()
-    placeholders = [(n, lines[n - 1].strip()) for n in placeholder_lines(proposal.source)]
+    # Each line as the editor will find it in the box, less its Markdown quote and bold.
+    placeholders = [(n, lines[n - 1].strip().lstrip("> ").strip("*"))
+                    for n in placeholder_lines(proposal.source)]
     return render_template(
         "editor/proposal.html", course=lesson.course, lesson=lesson, tab=None,
         proposal=proposal, preview=preview, preview_error=preview_error,
