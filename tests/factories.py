@@ -133,3 +133,25 @@ def make_branch_course(
 def section_refs(lesson) -> dict:
     """The ids and keys of a lesson's sections, in order: what pages and forms refer to."""
     return {"sections": [s.id for s in lesson.sections], "keys": [s.key for s in lesson.sections]}
+
+
+class LessonWriter:
+    """A text provider standing in for a real AI model (no placeholders): its lesson is
+    ``markdown``. Install it with ``use_lesson_writer(monkeypatch)``."""
+
+    def __init__(self, markdown: str) -> None:
+        self.markdown = markdown
+
+    def complete_json(self, task, variables, schema):
+        from decimal import Decimal
+
+        from webapp.providers.text import Completion, Usage
+
+        return Completion({"markdown": self.markdown}, [
+            Usage("openai", "gpt-test", "lesson.v1", 10, 20, Decimal("0.001"), "configured")])
+
+
+def use_lesson_writer(monkeypatch, markdown: str) -> None:
+    """Jobs get a ``LessonWriter`` of ``markdown`` instead of the configured provider."""
+    monkeypatch.setattr("webapp.jobs.pipelines.make_text_provider",
+                        lambda settings: LessonWriter(markdown))

@@ -454,7 +454,8 @@ def test_scaffold_lesson_is_labelled_and_renders_cleanly():
 
     assert SCAFFOLD_LABEL in markdown
     assert markdown.count("\n## ") == 3
-    assert markdown.count("> ✏️ Editor:") == 4
+    # Every line of its own is a prompt for the editor, the goal included.
+    assert markdown.count("> ✏️ Editor:") == 5
     assert '<Callout kind="tip">' in markdown
     result = render_lesson(markdown, "Feeding a starter")
     assert [s.title for s in result.sections][1:] == ["The idea", "An example",

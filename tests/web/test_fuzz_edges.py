@@ -27,7 +27,7 @@ from werkzeug.routing import IntegerConverter
 
 from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
-from webapp.models import Course, Lesson, Question, Quiz, Section
+from webapp.models import Course, Lesson, LessonProposal, Question, Quiz, Section
 from webapp.services import quizzes
 
 BAD_NUMBERS = ["2147483648", "9223372036854775808", "1" + "0" * 30, "-9223372036854775809"]
@@ -74,10 +74,17 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
         section = db.session.scalars(select(Section).where(Section.lesson_id == lesson.id)).first()
         quiz = db.session.scalars(select(Quiz).where(Quiz.module_id == lesson.module_id)).first()
         question = db.session.scalars(select(Question).where(Question.quiz_id == quiz.id)).first()
+        # An AI rewrite waiting for review, so its review page and forms are crawled too.
+        proposal = LessonProposal(lesson_id=lesson.id, base_version=lesson.version,
+                                  title=lesson.title, source=lesson.source + "\nMore.\n",
+                                  provider="openai", model="m", requested_by_id=editor.id)
+        db.session.add(proposal)
+        db.session.commit()
         return {
             "course_id": str(draft.id), "module_id": str(lesson.module_id),
             "lesson_id": str(lesson.id), "section_id": str(section.id), "quiz_id": str(quiz.id),
             "question_id": str(question.id), "attempt_id": "1", "job_id": "1",
+            "proposal_id": str(proposal.id),
             "branch_id": "1", "asset_id": "1", "user_id": str(editor.id), "version": "1",
             "slug": course.slug, "course_slug": course.slug, "lesson_slug": lesson.slug,
             "key": quiz.key, "code": "nosuchcode", "_published_course_id": str(course.id),

@@ -18,7 +18,9 @@ from sqlalchemy import select
 
 from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
-from webapp.models import Lesson, Quiz
+from webapp.models import GenerationJob, Lesson, LessonProposal, Quiz
+from webapp.models.base import utcnow
+from webapp.providers.text import LESSON_SCHEMA, ScaffoldProvider
 from webapp.services import quizzes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +52,27 @@ def _world(app, make_user, make_course, enroll) -> dict:
         lesson = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)).first()
         quiz = db.session.scalars(select(Quiz).where(Quiz.module_id == lesson.module_id)).first()
         attempt = quizzes.start_attempt(learner, quiz)
+        # An AI rewrite of the lesson waiting for review, from the offline scaffold.
+        job = GenerationJob(kind="lesson_regeneration", subject_key=f"regenerate:{lesson.id}:1",
+                            status="succeeded", finished_at=utcnow(), step_index=2,
+                            step_count=2, params={"lesson_id": lesson.id, "version": 1},
+                            lesson_id=lesson.id, course_id=course.id, requester_id=editor.id)
+        db.session.add(job)
+        db.session.flush()
+        source = ScaffoldProvider().complete_json("lesson", {
+            "topic": course.title, "level": "beginner", "course_title": course.title,
+            "module_title": "M", "lesson_title": lesson.title, "lesson_goal": "a rewrite",
+        }, LESSON_SCHEMA).data["markdown"]
+        proposal = LessonProposal(lesson_id=lesson.id, job_id=job.id, base_version=1,
+                                  title=lesson.title, source=source, provider="scaffold",
+                                  model="scaffold-1", requested_by_id=editor.id)
+        db.session.add(proposal)
+        other_lesson = db.session.scalars(select(Lesson).where(
+            Lesson.course_id == course.id, Lesson.id != lesson.id)).first()
         db.session.commit()
         return {"course": course.slug, "course_id": course.id, "lesson": lesson.slug,
-                "lesson_id": lesson.id, "quiz_id": quiz.id, "attempt_id": attempt.id}
+                "lesson_id": lesson.id, "quiz_id": quiz.id, "attempt_id": attempt.id,
+                "job_id": job.id, "proposal_id": proposal.id, "other_lesson_id": other_lesson.id}
 
 
 def _pages(w: dict) -> dict[str | None, list[str]]:
@@ -69,7 +89,12 @@ def _pages(w: dict) -> dict[str | None, list[str]]:
             f"/edit/quizzes/{w['quiz_id']}", f"/edit/courses/{w['course_id']}/people",
             f"/edit/courses/{w['course_id']}/package", f"/edit/courses/{w['course_id']}/history",
             f"/edit/courses/{w['course_id']}/branches",
-            "/edit/drafts", "/edit/drafts/new", "/edit/import", "/edit/courses/new"],
+            "/edit/drafts", "/edit/drafts/new", "/edit/import", "/edit/courses/new",
+            f"/edit/lessons/{w['lesson_id']}/regenerate",
+            f"/edit/lessons/{w['other_lesson_id']}/regenerate",
+            f"/edit/lessons/{w['other_lesson_id']}",
+            f"/edit/proposals/{w['proposal_id']}", f"/edit/proposals/{w['proposal_id']}/edit",
+            f"/edit/proposals/{w['proposal_id']}/discard", f"/jobs/{w['job_id']}"],
         "html-admin@example.org": ["/admin/jobs", "/admin/costs"],
     }
 

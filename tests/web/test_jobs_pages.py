@@ -155,7 +155,12 @@ def test_a_draft_runs_with_the_scaffold_provider(app, ed, post_draft):
         assert course.owner_id == ed_id
         assert course.ai_provider == "scaffold" and course.level == "intermediate"
     page = text(ed.get(response.headers["Location"]))
-    assert "Drafting started" in page
+    # No "Drafting started" flash above a card that says the draft is done: the card is
+    # the one place that says how the job is going.
+    assert "Drafting started" not in page and 'class="flash' not in page
+    assert "Finished: all" in page and "You can leave this page" not in page
+    # Nor does one turn up on the next page.
+    assert 'class="flash' not in text(ed.get("/edit/drafts"))
     assert "AI-generated draft: review before publishing" in page
     assert f'href="/edit/courses/{job.course_id}"' in page
     assert "hx-trigger" not in page and "Refresh status" not in page
@@ -168,7 +173,7 @@ def test_an_active_draft_for_the_same_topic_is_reused(app, ed, post_draft):
         db.session.commit()
     response = post_draft(ed, "  Bread   BAKING ")
     assert response.status_code == 303 and response.headers["Location"] == f"/jobs/{job_id}"
-    assert "A draft for this topic is already being generated; here it is." in text(
+    assert "A draft for this topic was already asked for; here it is." in text(
         ed.get(f"/jobs/{job_id}"))
     assert count_jobs(app) == 1
 
@@ -207,6 +212,7 @@ def test_status_page_includes_the_card(app, ed):
     page = text(response)
     assert "<html" in page and f'<article id="job-{job_id}"' in page
     assert 'hx-trigger="every 2s"' in page and "Step 1 of 2: outline" in page
+    assert "You can leave this page: the job keeps going." in page
     assert "css/jobs.css" in page
     # The card address without htmx (a bookmarked link) is the full page, never a 286.
     full = ed.get(f"/jobs/{job_id}/card")

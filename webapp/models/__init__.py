@@ -1,7 +1,12 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
 from webapp.models.audit import AuditEvent, SecurityEvent
-from webapp.models.authoring import CourseEditor, CourseRevision, LessonRevision
+from webapp.models.authoring import (
+    CourseEditor,
+    CourseRevision,
+    LessonProposal,
+    LessonRevision,
+)
 from webapp.models.base import Base
 from webapp.models.branches import Branch, BranchProgress, BranchRequest
 from webapp.models.content_generation import ContentGeneration
@@ -58,6 +63,7 @@ __all__ = [
     "GenerationJob",
     "Lesson",
     "LessonProgress",
+    "LessonProposal",
     "LessonRevision",
     "Module",
     "Note",

@@ -88,7 +88,10 @@ def _scaffold_lesson(variables: Mapping[str, Any]) -> dict[str, Any]:
     level = _level(variables)
     markdown = "\n\n".join([
         _label(),
-        f"This lesson of “{course}” is written for {level} learners. Its goal: {goal}",
+        # A prompt like the others: the goal may be an instruction to a model (a rewrite's
+        # "keep exactly these step headings"), which must not pass for lesson text.
+        f"> {LESSON_MARK} introduce this lesson of “{course}” to {level} learners. "
+        f"Its goal: {goal}",
         f"> {LESSON_MARK} open with a question, a short story or an everyday situation that "
         f"shows why “{title}” matters.",
         "## The idea",

@@ -22,6 +22,7 @@ from webapp.web.editor import (  # noqa: E402, F401
     course_views,
     outline_views,
     package_views,
+    proposal_views,
     quiz_views,
     views,
 )

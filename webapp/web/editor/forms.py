@@ -11,6 +11,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
 from webapp.services.authoring import MAX_SUMMARY, MAX_TITLE
 from webapp.web.forms import LEVEL_CHOICES, IdField, version_field
@@ -53,6 +54,8 @@ class LessonForm(FlaskForm):
         "Each “## heading” starts a new step. The preview shows exactly what learners see.",
     )
     version = version_field()
+    # Set when the text started as an AI rewrite: saving it publishes that proposal.
+    proposal = IdField(widget=HiddenInput(), validators=[Optional()])
     save = SubmitField("Save lesson")
     preview = SubmitField("Preview without saving")
 

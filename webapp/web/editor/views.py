@@ -1,5 +1,6 @@
-"""The lesson editor: editing with live preview, AI regeneration and narration, edit
-conflicts, and the revision history of lessons and course details with restore.
+"""The lesson editor: editing with live preview (and editing an AI rewrite before
+publishing it), narration, edit conflicts, and the revision history of lessons and
+course details with restore. Asking for and reviewing AI rewrites: ``proposal_views``.
 
 A stale save answers 409 with a page that shows both texts and a merge, so an
 editor's work is never silently lost.
@@ -12,7 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from webapp import htmx
 from webapp.content.diff import readable_diff
 from webapp.extensions import db
-from webapp.models import Lesson
+from webapp.models import Lesson, LessonProposal
 from webapp.services import authoring
 from webapp.services.exceptions import NotFound, ValidationFailed
 from webapp.web.edge import id_arg
@@ -31,38 +32,22 @@ def _preview(lesson: Lesson, title: str, source: str):
         return None, exc.message
 
 
-def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200):
+def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200,
+                 editing: LessonProposal | None = None):
+    """The editor; ``editing`` is the AI rewrite loaded into the form (not saved yet)."""
+    from webapp.services import regeneration
     from webapp.services.audio import latest_asset
 
     preview, preview_error = _preview(lesson, form.title.data or lesson.title,
                                       form.source.data or "")
+    waiting = None if editing is not None else regeneration.pending_proposal(lesson)
     return render_template(
         "editor/lesson.html", course=lesson.course, lesson=lesson, form=form, tab=None,
         preview=preview, preview_error=preview_error,
         narration=latest_asset(lesson), action_form=ActionForm(),
+        editing=editing, waiting=waiting,
+        rewriting=regeneration.active_regeneration(lesson) if waiting is None else None,
     ), status
-
-
-@bp.post("/lessons/<int:lesson_id>/regenerate")
-def regenerate_lesson(lesson_id: int):
-    """Queue an AI rewrite of the lesson (a new, restorable revision; progress is kept)."""
-    from flask import current_app
-
-    from webapp.jobs import runner
-    from webapp.services import regeneration
-    from webapp.settings import get_settings
-
-    lesson = authoring.get_lesson_for_edit(user(), lesson_id)
-    check_action()
-    job, created = regeneration.request_regeneration(user(), lesson,
-                                                     settings=get_settings(current_app))
-    job_id = job.id
-    db.session.commit()
-    if created:
-        runner.enqueue(job_id)
-    flash("Regeneration started: the new text will be saved as the next version."
-          if created else "This version is already being regenerated.", "success")
-    return redirect(url_for("jobs.show", job_id=job_id), 303)
 
 
 @bp.post("/lessons/<int:lesson_id>/narrate")
@@ -87,8 +72,8 @@ def narrate_lesson(lesson_id: int):
     db.session.commit()
     if created:
         runner.enqueue(job_id)
-    flash("Narration started." if created else "This version is already being narrated.",
-          "success")
+    else:
+        flash("Narration of this version was already asked for; here is that job.", "info")
     return redirect(url_for("jobs.show", job_id=job_id), 303)
 
 
@@ -100,27 +85,62 @@ def lesson(lesson_id: int):
     return _lesson_page(lesson, form)
 
 
+def _proposal_of(lesson: Lesson, proposal_id: int | None) -> LessonProposal | None:
+    """The AI rewrite a posted lesson form started from (one of this lesson's), if any."""
+    from webapp.services import regeneration
+
+    if proposal_id is None:
+        return None
+    proposal = regeneration.get_proposal_for(user(), proposal_id)
+    if proposal.lesson_id != lesson.id:
+        raise NotFound("There is no such AI rewrite.")
+    return proposal
+
+
 @bp.post("/lessons/<int:lesson_id>")
 def save_lesson(lesson_id: int):
+    from webapp.services import regeneration
+
     lesson = authoring.get_lesson_for_edit(user(), lesson_id)
     form = LessonForm()
-    if not submitted(form):
-        return _lesson_page(lesson, form, status=400)
+    valid = submitted(form)
+    editing = _proposal_of(lesson, form.proposal.data)
+    if not valid:
+        return _lesson_page(lesson, form, status=400, editing=editing)
     if form.preview.data:
-        return _lesson_page(lesson, form)
+        return _lesson_page(lesson, form, editing=editing)
     try:
-        authoring.save_lesson(user(), lesson, base_version=form.version.data,
-                              title=form.title.data, source=form.source.data or "")
+        if editing is not None:
+            regeneration.publish_proposal(user(), editing, title=form.title.data,
+                                          source=form.source.data or "",
+                                          base_version=form.version.data)
+        else:
+            authoring.save_lesson(user(), lesson, base_version=form.version.data,
+                                  title=form.title.data, source=form.source.data or "")
         db.session.commit()
+    except regeneration.ProposalDecided as exc:
+        db.session.rollback()
+        # Whoever decided it, the text on this page is the editor's own work: keep it,
+        # and let the next Save be an ordinary one.
+        form.proposal.data = None
+        form_error(form, exc, "source")
+        form.source.errors.append("Nothing was saved; press Save lesson to save this text "
+                                  "as an ordinary edit.")
+        return _lesson_page(authoring.get_lesson_for_edit(user(), lesson_id), form, status=409)
     except ValidationFailed as exc:
         db.session.rollback()
         form_error(form, exc, "source")
-        return _lesson_page(authoring.get_lesson_for_edit(user(), lesson_id), form, status=400)
+        return _lesson_page(authoring.get_lesson_for_edit(user(), lesson_id), form, status=400,
+                            editing=editing)
     except authoring.EditConflict as conflict:
         db.session.rollback()
-        return _lesson_conflict(lesson_id, conflict)
-    flash(f"Saved as version {lesson.version}." if lesson.version != form.version.data
-          else "No changes to save.", "success")
+        return _lesson_conflict(lesson_id, conflict, proposal=editing)
+    if editing is not None:
+        flash(f"The AI rewrite, as you edited it, is published as version {lesson.version}.",
+              "success")
+    else:
+        flash(f"Saved as version {lesson.version}." if lesson.version != form.version.data
+              else "No changes to save.", "success")
     _keep_narration_current(lesson, form.version.data)
     return redirect(url_for("editor.lesson", lesson_id=lesson.id), 303)
 
@@ -147,15 +167,19 @@ def _keep_narration_current(lesson: Lesson, previous_version: int) -> None:
         flash("The lesson was narrated before, so its new version is being narrated.", "info")
 
 
-def _lesson_conflict(lesson_id: int, conflict: authoring.EditConflict):
+def _lesson_conflict(lesson_id: int, conflict: authoring.EditConflict,
+                     proposal: LessonProposal | None = None):
+    """409: someone saved the lesson since this text's version; ``proposal`` when the text
+    is an AI rewrite (the merge form then still publishes it)."""
     lesson = authoring.get_lesson_for_edit(user(), lesson_id)
     merged = conflict.merged_source if conflict.merged_source is not None \
         else conflict.yours["source"]
     form = LessonForm(formdata=None, title=conflict.yours["title"], source=merged,
-                      version=conflict.current_version)
+                      version=conflict.current_version,
+                      proposal=proposal.id if proposal is not None else None)
     return render_template(
         "editor/lesson_conflict.html", course=lesson.course, lesson=lesson, tab=None,
-        conflict=conflict, form=form,
+        conflict=conflict, form=form, proposal=proposal,
         changes=readable_diff(conflict.current["source"], conflict.yours["source"]),
     ), 409
 

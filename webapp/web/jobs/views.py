@@ -31,7 +31,7 @@ from webapp.models import GenerationJob, Lesson, User
 from webapp.models.base import utcnow
 from webapp.models.jobs import JOB_STATUSES
 from webapp.security import role_required
-from webapp.services import costs, jobs
+from webapp.services import costs, jobs, regeneration
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.edge import id_arg
@@ -135,11 +135,12 @@ def new_draft():
         field = getattr(form, exc.field or "topic", None) or form.topic
         field.errors = [*field.errors, exc.message]
         return render_template("jobs/new_draft.html", form=form, course=None), 400
+    # No "started" flash: the job page's live card says how the draft is going, where a
+    # flash would still say "started" after the draft had finished.
     if created:
         runner.enqueue(job_id)
-        flash("Drafting started. You can leave this page; the draft keeps going.", "success")
     else:
-        flash("A draft for this topic is already being generated; here it is.", "info")
+        flash("A draft for this topic was already asked for; here it is.", "info")
     return redirect(url_for("jobs.show", job_id=job_id), 303)
 
 
@@ -153,7 +154,11 @@ def _card_context(job: GenerationJob) -> dict:
     if not subject and job.lesson_id:
         title = db.session.scalar(select(Lesson.title).where(Lesson.id == job.lesson_id))
         subject = f"“{title}”" if title else None
-    return {"job": job, "poll_seconds": poll_seconds(job), "job_subject": subject}
+    # A finished rewrite: what became of its proposal (waiting, published, discarded).
+    proposal = (regeneration.proposal_state(job.id)
+                if job.kind == "lesson_regeneration" and job.status == "succeeded" else None)
+    return {"job": job, "poll_seconds": poll_seconds(job), "job_subject": subject,
+            "proposal": proposal}
 
 
 add_card_views(
