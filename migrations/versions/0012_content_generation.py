@@ -1,7 +1,7 @@
 """content_generation: one row whose random tag changes with every content write
 
 Revision ID: 0012_content_generation
-Revises: 0008_branch_hidden
+Revises: 0010_lesson_proposal
 Create Date: 2026-12-04 18:15:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0012_content_generation'
-down_revision = '0008_branch_hidden'
+down_revision = '0010_lesson_proposal'
 branch_labels = None
 depends_on = None
 
