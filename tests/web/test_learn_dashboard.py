@@ -7,7 +7,7 @@ from sqlalchemy import select
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
 from webapp.models import Certificate
-from webapp.services import progress
+from webapp.services import progress, reading
 
 
 def test_dashboard_needs_sign_in(client):
@@ -64,7 +64,7 @@ def test_dashboard_shows_the_most_recent_courses_only(app, client, login):
             enroll(user, make_course(f"Course {n}", modules=1, lessons=1, sections=1))
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     page = client.get("/dashboard").get_data(as_text=True)
-    assert page.count('class="course-card"') == progress.DASHBOARD_COURSES
+    assert page.count('class="course-card"') == reading.DASHBOARD_COURSES
     assert "courses you used most recently" in page
 
 
