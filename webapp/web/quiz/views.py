@@ -24,31 +24,19 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from webapp import htmx
-from webapp.content.render import render_question_inline, render_question_text
 from webapp.extensions import db
 from webapp.models import Answer, Attempt, Course, Question, Quiz
 from webapp.services import quizzes
 from webapp.services.exceptions import Conflict, PermissionDenied, ValidationFailed
 from webapp.services.progress import get_enrollment
 from webapp.web.edge import id_arg
+from webapp.web.question_text import question_inline
 from webapp.web.quiz import bp
 from webapp.web.quiz.forms import answer_for, answers_from_form, display_order
 
 
 def course_url(course: Course) -> str:
     return url_for("learn.course", slug=course.slug)
-
-
-@bp.app_template_filter("question_text")
-def question_text(source: str | None) -> Markup:
-    """A prompt or explanation as learners see it: Markdown, code as code, sanitized."""
-    return Markup(render_question_text(source or ""))  # noqa: S704 - sanitized by the renderer
-
-
-@bp.app_template_filter("question_inline")
-def question_inline(source: str | None) -> Markup:
-    """A choice or ordering item: inline Markdown (code spans), sanitized."""
-    return Markup(render_question_inline(source or ""))  # noqa: S704 - sanitized by the renderer
 
 
 # --- the quiz intro and starting an attempt ------------------------------------------
