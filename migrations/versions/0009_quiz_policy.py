@@ -33,8 +33,8 @@ def upgrade():
     with op.batch_alter_table('quiz', schema=None) as batch_op:
         for name, length, _default, _check in POLICY:
             batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=True))
-    for name, _length, default, _check in POLICY:
-        op.execute(f"UPDATE quiz SET {name} = '{default}'")
+    quiz = sa.table('quiz', *(sa.column(name, sa.String()) for name, *_rest in POLICY))
+    op.execute(quiz.update().values({name: default for name, _length, default, _check in POLICY}))
     with op.batch_alter_table('quiz', schema=None) as batch_op:
         for name, length, _default, check in POLICY:
             batch_op.alter_column(name, existing_type=sa.String(length=length), nullable=False)

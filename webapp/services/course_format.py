@@ -349,4 +349,4 @@ def _check_policy(where: str, mode: str, feedback: str, scoring: str,
     try:
         check_policy(mode, feedback, scoring, max_attempts)
     except ValidationFailed as exc:
-        raise ValidationFailed(f"{where}.{exc.field}: {exc.message}") from None
+        raise ValidationFailed(f"{where}: {exc.message}") from None

@@ -184,11 +184,12 @@ def feedback_released(quiz: Quiz, record: QuizRecord) -> bool:
     """Whether the learner may now see which answers were right, and the explanations.
 
     Practice quizzes and graded quizzes with feedback after submit: always (after a
-    submitted attempt). Feedback after the last attempt: once no attempt is left.
+    submitted attempt). Feedback after the last attempt: once no attempt is left and
+    none is in progress (the last attempt, started, must not see the answers).
     """
     if quiz.mode == "practice" or quiz.feedback == "after_submit":
         return True
-    return attempts_left(quiz, record) == 0
+    return record.open_attempt is None and attempts_left(quiz, record) == 0
 
 
 def retake_offered(quiz: Quiz, record: QuizRecord) -> bool:
