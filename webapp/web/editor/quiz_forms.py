@@ -141,7 +141,9 @@ class QuizSettingsForm(FlaskForm):
 
 
 class NewQuizForm(QuizSettingsForm):
-    module_id = SelectField("Module", coerce=int, validators=[InputRequired()])
+    # A select always has a value; "required" on it would need a blank first option.
+    module_id = SelectField("Module", coerce=int, validators=[InputRequired()],
+                            render_kw={"required": False})
 
 
 def plain_number(value: Decimal | None) -> str:
