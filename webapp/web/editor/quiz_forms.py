@@ -216,7 +216,7 @@ class ChoiceRows:
 
 class QuestionForm(FlaskForm):
     prompt = TextAreaField(
-        "Question", render_kw={"rows": 3},
+        "Question", render_kw={"rows": 5},
         validators=[InputRequired(message="Write the question.")],
         description="Markdown, like lessons, and so are the choices and the explanation: "
         "put code between backticks (`len(items)`), and longer code in a block with ``` on "
