@@ -135,8 +135,9 @@ class QuizSettingsForm(FlaskForm):
         return {"mode": mode, "feedback": feedback,
                 "scoring": self.scoring.data or "all_or_nothing"}
 
-    def field_for(self, name: str | None) -> str | None:
-        """The form field a service error names (the policy is one field here)."""
+    def field_name_for(self, name: str | None) -> str | None:
+        """The name of the form field a service error names (mode and feedback are one
+        field here, ``policy``)."""
         return "policy" if name in ("mode", "feedback") else name
 
 

@@ -84,7 +84,7 @@ def _confirm_then_delete(row, delete, page_context, message: str, back: str):
 
 def _settings_error(form: QuizSettingsForm, exc: ValidationFailed) -> None:
     """A service error next to its settings field (the title when it names none)."""
-    exc.field = form.field_for(exc.field)
+    exc.field = form.field_name_for(exc.field)
     form_error(form, exc, "title")
 
 

@@ -140,7 +140,7 @@ def submit(attempt_id: int):
                                allow_unanswered=request.form.get("unanswered") == "submit")
     except quizzes.UnansweredQuestions as exc:
         db.session.rollback()
-        return _render_confirm(quizzes.get_attempt(current_user, attempt_id), exc.numbers)
+        return _render_confirm(quizzes.get_attempt(current_user, attempt_id), exc)
     except Conflict:
         db.session.rollback()
         flash("This attempt was already submitted, so it was not recorded again. "
@@ -162,12 +162,12 @@ def submit(attempt_id: int):
     return htmx.redirect(result_url)
 
 
-def _render_confirm(attempt: Attempt, numbers: tuple[int, ...]):
+def _render_confirm(attempt: Attempt, unanswered: quizzes.UnansweredQuestions):
     """"You left questions 2 and 5 unanswered": submit anyway, or go back with every
     answer kept (they travel as hidden fields, as in one-question mode)."""
     quiz = quizzes.get_quiz(attempt.quiz_id)
     questions = list(quiz.questions)
-    blank = [(n, questions[n - 1]) for n in numbers]
+    blank = [(n, questions[n - 1]) for n in unanswered.numbers]
     one = request.args.get("one") == "1"
     first_number, first = blank[0]
     back_url = url_for(".attempt", attempt_id=attempt.id, one="1" if one else None)
@@ -176,7 +176,7 @@ def _render_confirm(attempt: Attempt, numbers: tuple[int, ...]):
         answers=request.form, one=one, first_number=first_number,
         back_url=f"{back_url}#question-{first.id}",
         submit_url=url_for(".submit", attempt_id=attempt.id, one="1" if one else None),
-        message=quizzes.UnansweredQuestions(numbers).message,
+        message=unanswered.message,
     )
 
 
