@@ -2,7 +2,7 @@
 one pending per lesson
 
 Revision ID: 0010_lesson_proposal
-Revises: 0008_branch_hidden
+Revises: 0009_quiz_policy
 Create Date: 2026-12-04 18:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_lesson_proposal'
-down_revision = '0008_branch_hidden'
+down_revision = '0009_quiz_policy'
 branch_labels = None
 depends_on = None
 

@@ -42,7 +42,8 @@ class Paths:
 def paths(app: Flask, account: Account) -> Paths:
     """A learner who finished the course (a passed attempt, a certificate) and has a
     retake open; another published course they have not enrolled in."""
-    journey: Journey = make_journey_course(app, account, enrolled=True)
+    # A practice quiz, so the attempt page can show immediate feedback to check.
+    journey: Journey = make_journey_course(app, account, enrolled=True, mode="practice")
     with app.app_context():
         other = make_course("Bread Baking", modules=1, lessons=1, sections=2,
                             tags=("baking",), level="intermediate")

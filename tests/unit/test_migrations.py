@@ -237,3 +237,53 @@ def test_foreign_keys_are_enforced(at_head):
                 f" VALUES ('{CREATED}', 999, 'x', 'user', '{{}}')"
             ))
         conn.rollback()
+
+
+def test_quiz_policy_migration_makes_existing_quizzes_graded_and_keeps_scores(migration_app):
+    """0009: quizzes that existed become graded, feedback after submit, all or nothing
+    (certificates depend on them); whole-point scores stay; fractions round down going
+    back."""
+    revisions = _revisions_in_order()
+    before = revisions[revisions.index("0009_quiz_policy") - 1]
+    with migration_app.app_context():
+        downgrade(revision="base")
+        upgrade(revision=before)
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                'INSERT INTO "user" (id, email, display_name, role, status, password_hash,'
+                " session_version, version, created_at, updated_at) VALUES (1,"
+                f" 'ada@example.org', 'Ada', 'learner', 'active', 'x', 1, 1, '{CREATED}',"
+                f" '{CREATED}')"))
+            conn.execute(text(
+                "INSERT INTO course (id, slug, title, summary, status, level,"
+                " estimated_minutes, version, created_at, updated_at) VALUES (1, 'c', 'C', '',"
+                f" 'draft', 'beginner', 0, 1, '{CREATED}', '{CREATED}')"))
+            conn.execute(text(
+                "INSERT INTO module (id, course_id, position, title) VALUES (1, 1, 1, 'M')"))
+            conn.execute(text(
+                "INSERT INTO quiz (id, course_id, module_id, key, title, description,"
+                " pass_percent, max_attempts) VALUES (1, 1, 1, 'q', 'Q', '', 70, 2)"))
+            conn.execute(text(
+                "INSERT INTO question (id, quiz_id, position, kind, prompt, explanation,"
+                " points, tolerance) VALUES (1, 1, 1, 'short_text', 'Q?', '', 3, 0)"))
+            conn.execute(text(
+                "INSERT INTO attempt (id, user_id, quiz_id, number, status, started_at,"
+                " submitted_at, score, max_score, passed) VALUES (1, 1, 1, 1, 'submitted',"
+                f" '{CREATED}', '{CREATED}', 3, 3, true)"))
+            conn.execute(text(
+                "INSERT INTO answer (id, attempt_id, question_id, is_correct, points)"
+                " VALUES (1, 1, 1, true, 3)"))
+        upgrade(revision="0009_quiz_policy")
+        with db.engine.begin() as conn:
+            assert conn.execute(text(
+                "SELECT mode, feedback, scoring FROM quiz")).one() == (
+                "graded", "after_submit", "all_or_nothing")
+            assert conn.execute(text("SELECT score FROM attempt")).scalar_one() == 3
+            conn.execute(text("UPDATE attempt SET score = 2.66"))
+            conn.execute(text("UPDATE answer SET points = 2.66"))
+            assert str(conn.execute(text("SELECT points FROM answer")).scalar_one()) == "2.66"
+        downgrade(revision=before)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT score FROM attempt")).scalar_one() == 2
+            assert conn.execute(text("SELECT points FROM answer")).scalar_one() == 2
+        upgrade()

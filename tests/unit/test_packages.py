@@ -132,12 +132,13 @@ def make_rich_course(owner, *, title: str = "Packages in practice", publish: boo
     course_service.add_lesson_unchecked(owner, first, "Averages", FOOTNOTES, slug="averages")
     create_quiz(owner, first, key="check-basics", title="Check the basics",
                 description="Every kind of question.", questions=all_kinds_questions(),
-                pass_percent=60, max_attempts=3)
+                pass_percent=60, max_attempts=3, feedback="after_last_attempt",
+                scoring="proportional")
     second = course_service.add_module_unchecked(owner, course, "Going further")
     course_service.add_lesson_unchecked(owner, second, "Checking in", CHECK, slug="checking-in",
                               estimated_minutes=7)
     create_quiz(owner, second, key="final", title="Final check",
-                questions=[all_kinds_questions()[0]], pass_percent=100)
+                questions=[all_kinds_questions()[0]], pass_percent=100, mode="practice")
     course_service.add_module_unchecked(owner, course, "Coming soon")
     if publish:
         course_service.publish_course(owner, course)
@@ -159,6 +160,7 @@ def snapshot(course_id: int) -> dict:
 
     def quiz_view(quiz: Quiz) -> tuple:
         return (quiz.key, quiz.title, quiz.description, quiz.pass_percent, quiz.max_attempts,
+                quiz.mode, quiz.feedback, quiz.scoring,
                 [(q.position, q.kind, q.prompt, q.explanation, q.points, q.numeric_answer,
                   q.tolerance, [(c.position, c.text, c.is_correct) for c in q.choices],
                   sorted(a.text for a in q.accepted_answers)) for q in quiz.questions])
@@ -274,6 +276,8 @@ def test_export_layout_manifest_and_files(editor):
     assert lesson.endswith("---\n" + INTRO)
     quiz = json.loads(files["quizzes/check-basics.json"])
     assert (quiz["key"], quiz["pass_percent"], quiz["max_attempts"]) == ("check-basics", 60, 3)
+    assert (quiz["mode"], quiz["feedback"], quiz["scoring"]) == (
+        "graded", "after_last_attempt", "proportional")
     numeric = [q for q in quiz["questions"] if q["kind"] == "numeric"]
     assert [(q["answer"], q["tolerance"]) for q in numeric] == [("2.5", "0.05"), ("100", "0")]
     true_false = next(q for q in quiz["questions"] if q["kind"] == "true_false")
@@ -282,7 +286,9 @@ def test_export_layout_manifest_and_files(editor):
     assert short["accepted"] == ["Median value", "median", "the median"]
     ordering = next(q for q in quiz["questions"] if q["kind"] == "ordering")
     assert ordering["order"] == ["install", "import", "run"]
-    assert json.loads(files["quizzes/final.json"])["max_attempts"] is None
+    final = json.loads(files["quizzes/final.json"])
+    assert (final["max_attempts"], final["mode"], final["feedback"], final["scoring"]) == (
+        None, "practice", "after_submit", "all_or_nothing")
     # The same content is the same bytes.
     assert export_course(course) == data
 
@@ -334,9 +340,11 @@ def test_round_trip_renders_identically(editor):
     assert 'class="highlight"' in html and "<table>" in html and 'class="callout' in html
     assert "footnote" in html
     quiz = copy["modules"][0][3][0]
-    assert {q[1] for q in quiz[5]} == {"single", "multiple", "true_false", "short_text",
+    assert quiz[5:8] == ("graded", "after_last_attempt", "proportional")
+    assert copy["modules"][1][3][0][5] == "practice"
+    assert {q[1] for q in quiz[8]} == {"single", "multiple", "true_false", "short_text",
                                         "numeric", "ordering"}
-    assert [(q[5], q[6]) for q in quiz[5] if q[1] == "numeric"] == [
+    assert [(q[5], q[6]) for q in quiz[8] if q[1] == "numeric"] == [
         (Decimal("2.5"), Decimal("0.05")), (Decimal("100"), Decimal(0))]
 
     db.session.expire_all()
@@ -852,3 +860,30 @@ def test_the_demo_courses_export_and_import_back(editor):
         imported = packages.import_new(editor, read_package(export_course(course)))
         db.session.commit()
         assert snapshot(imported.id) == snapshot(course.id), course.slug
+
+
+def test_a_package_from_before_quiz_policies_imports_as_graded(editor):
+    """Packages exported before quizzes had a policy have no mode, feedback or scoring:
+    their quizzes import graded, with feedback after submit and all-or-nothing scoring."""
+    quiz_file = json.loads(package_files()["quizzes/q.json"])
+    assert not {"mode", "feedback", "scoring"} & set(quiz_file)
+    imported = packages.import_new(editor, read_package(build_zip(package_files())))
+    db.session.commit()
+    quiz = db.session.scalars(select(Quiz).where(Quiz.course_id == imported.id)).one()
+    assert (quiz.mode, quiz.feedback, quiz.scoring) == ("graded", "after_submit",
+                                                        "all_or_nothing")
+
+
+@pytest.mark.parametrize(("policy", "says"), [
+    ({"mode": "exam"}, "quizzes/q.json: quiz: mode must be one of practice, graded."),
+    ({"scoring": 1},
+     "quizzes/q.json: quiz: scoring must be one of all_or_nothing, proportional."),
+    ({"feedback": "after_last_attempt"},
+     "quizzes/q.json: quiz: Feedback after the last attempt needs a limit on attempts"),
+    ({"feedback": "after_last_attempt", "max_attempts": 2, "mode": "practice"},
+     "quizzes/q.json: quiz: A practice quiz shows feedback whenever"),
+])
+def test_a_quiz_policy_that_cannot_work_is_a_problem(app_ctx, policy, says):
+    quiz = {**json.loads(package_files()["quizzes/q.json"]), **policy}
+    found = problems_of(build_zip(package_files(quizzes__q_dot_json=json.dumps(quiz))))
+    assert any(problem.startswith(says) for problem in found), found

@@ -108,6 +108,9 @@ def build_world(
     title: str = "Numbers and Words",
     publish: bool = True,
     display_name: str | None = None,
+    mode: str = "graded",
+    feedback: str = "after_submit",
+    scoring: str = "all_or_nothing",
 ) -> World:
     """Create it all and commit; call inside an app context."""
     user = make_user(email, display_name=display_name)
@@ -118,7 +121,8 @@ def build_world(
     quiz = quizzes.create_quiz(None, module, key="basics", title="Basics check",
                                description="Six questions on the basics.",
                                questions=question_specs(), pass_percent=pass_percent,
-                               max_attempts=max_attempts)
+                               max_attempts=max_attempts, mode=mode, feedback=feedback,
+                               scoring=scoring)
     if publish:
         courses.publish_course(None, course)
     if enroll and publish:

@@ -52,6 +52,14 @@ def _world(app, make_user, make_course, enroll) -> dict:
         lesson = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)).first()
         quiz = db.session.scalars(select(Quiz).where(Quiz.module_id == lesson.module_id)).first()
         attempt = quizzes.start_attempt(learner, quiz)
+        # A second quiz with code in its question, practice, already taken: the result page.
+        code_quiz = quizzes.create_quiz(
+            None, course.modules[1], key="code", title="Code", mode="practice",
+            questions=[quizzes.QuestionSpec(
+                "single", "What does `len(x)` give?\n\n```python\nx = [1, 2]\n```",
+                explanation="`len` counts.", choices=[("`2`", True), ("`1`", False)])])
+        taken = quizzes.start_attempt(learner, code_quiz)
+        quizzes.submit_attempt(learner, taken.id, {}, allow_unanswered=True)
         # An AI rewrite of the lesson waiting for review, from the offline scaffold.
         job = GenerationJob(kind="lesson_regeneration", subject_key=f"regenerate:{lesson.id}:1",
                             status="succeeded", finished_at=utcnow(), step_index=2,
@@ -72,13 +80,18 @@ def _world(app, make_user, make_course, enroll) -> dict:
         db.session.commit()
         return {"course": course.slug, "course_id": course.id, "lesson": lesson.slug,
                 "lesson_id": lesson.id, "quiz_id": quiz.id, "attempt_id": attempt.id,
-                "job_id": job.id, "proposal_id": proposal.id, "other_lesson_id": other_lesson.id}
+                "job_id": job.id, "proposal_id": proposal.id, "other_lesson_id": other_lesson.id,
+                "code_quiz_id": code_quiz.id, "taken_id": taken.id,
+                "question_id": code_quiz.questions[0].id}
 
 
-def _pages(w: dict) -> dict[str | None, list[str]]:
+def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
     learn = [f"/courses/{w['course']}", f"/courses/{w['course']}/lessons/{w['lesson']}",
              f"/courses/{w['course']}/lessons/{w['lesson']}?focus=1", "/dashboard",
-             f"/quizzes/{w['quiz_id']}", f"/attempts/{w['attempt_id']}", "/account/"]
+             f"/quizzes/{w['quiz_id']}", f"/attempts/{w['attempt_id']}", "/account/",
+             f"/quizzes/{w['code_quiz_id']}", f"/attempts/{w['taken_id']}/result",
+             # Submitting with every question blank: the confirmation page.
+             ("POST", f"/attempts/{w['attempt_id']}/submit")]
     return {
         None: ["/", "/courses/", "/login", "/register", f"/courses/{w['course']}",
                "/no-such-page"],
@@ -86,7 +99,11 @@ def _pages(w: dict) -> dict[str | None, list[str]]:
         "html-editor@example.org": [
             "/edit/", f"/edit/courses/{w['course_id']}", f"/edit/lessons/{w['lesson_id']}",
             f"/edit/lessons/{w['lesson_id']}/history", f"/edit/courses/{w['course_id']}/quizzes",
-            f"/edit/quizzes/{w['quiz_id']}", f"/edit/courses/{w['course_id']}/people",
+            f"/edit/quizzes/{w['quiz_id']}", f"/edit/quizzes/{w['code_quiz_id']}",
+            f"/edit/questions/{w['question_id']}",
+            f"/edit/quizzes/{w['code_quiz_id']}/questions/new?kind=multiple",
+            f"/edit/courses/{w['course_id']}/quizzes/new",
+            f"/edit/courses/{w['course_id']}/people",
             f"/edit/courses/{w['course_id']}/package", f"/edit/courses/{w['course_id']}/history",
             f"/edit/courses/{w['course_id']}/branches",
             "/edit/drafts", "/edit/drafts/new", "/edit/import", "/edit/courses/new",
@@ -100,7 +117,7 @@ def _pages(w: dict) -> dict[str | None, list[str]]:
 
 
 def test_main_pages_of_every_role_are_valid_html(app, vnu, tmp_path, login, make_user,
-                                                 make_course, enroll):
+                                                 make_course, enroll, csrf_token):
     world = _world(app, make_user, make_course, enroll)
     files: dict[str, str] = {}
     for email, paths in _pages(world).items():
@@ -108,7 +125,12 @@ def test_main_pages_of_every_role_are_valid_html(app, vnu, tmp_path, login, make
         if email:
             assert login(client, email, DEFAULT_PASSWORD).status_code in (302, 303)
         for path in paths:
-            response = client.get(path)
+            if isinstance(path, tuple):
+                path = path[1]
+                response = client.post(path, data={"csrf_token": csrf_token(client,
+                                                                            "/account/")})
+            else:
+                response = client.get(path)
             assert response.status_code == (404 if path == "/no-such-page" else 200), (
                 email, path, response.status_code)
             name = f"page{len(files):03d}.html"

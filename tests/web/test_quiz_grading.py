@@ -13,9 +13,10 @@ from webapp.web.quiz.forms import answer_for, answers_from_form
 
 @pytest.fixture
 def taking(app, htmx_client, sign_in):
-    """A signed-in learner with an open attempt: returns check(kind, values) → response."""
+    """A learner with an open attempt at a practice quiz: returns check(kind, values) →
+    response."""
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
     token = sign_in(htmx_client, world.email)
     attempt_id = _start(htmx_client, world, token)
 
@@ -131,7 +132,7 @@ def test_ordering_compares_the_learners_order(taking):
 
 def test_ordering_through_the_select_fields_of_the_form(app, htmx_client, sign_in):
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
     token = sign_in(htmx_client, world.email)
     attempt_id = _start(htmx_client, world, token)
     ordering = world.choices["ordering"]

@@ -229,7 +229,7 @@ def _check(client, world, attempt_id, token, kind, values):
 
 def test_check_answer_as_partial(app, htmx_client, sign_in):
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
     token = sign_in(htmx_client, world.email)
     response = htmx_client.post(f"/quizzes/{world.quiz_id}/start", data={"csrf_token": token})
     attempt_id = int(response.headers["HX-Redirect"].rsplit("/", 1)[1])
@@ -252,7 +252,7 @@ def test_check_answer_as_partial(app, htmx_client, sign_in):
 
 def test_check_answer_without_javascript_shows_the_attempt_page_with_feedback(app, client, sign_in):
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
     token = sign_in(client, world.email)
     attempt_id = start(client, world, token)
     response = _check(client, world, attempt_id, token, "short_text",
@@ -271,7 +271,7 @@ def test_check_answer_without_javascript_shows_the_attempt_page_with_feedback(ap
 
 def test_check_invalid_number_is_400_with_the_message(app, client, htmx_client, sign_in):
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
     token = sign_in(client, world.email)
     attempt_id = start(client, world, token)
     response = _check(client, world, attempt_id, token, "numeric",
@@ -291,7 +291,7 @@ def test_check_invalid_number_is_400_with_the_message(app, client, htmx_client, 
 
 def test_check_of_a_submitted_attempt_leads_to_the_result(app, client, htmx_client, sign_in):
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
     token = sign_in(client, world.email)
     attempt_id = start(client, world, token)
     submit(client, attempt_id, token, world.right())
@@ -307,7 +307,7 @@ def test_check_of_a_submitted_attempt_leads_to_the_result(app, client, htmx_clie
 
 def test_check_needs_an_attempt_of_ones_own(app, client, sign_in):
     with app.app_context():
-        world = build_world()
+        world = build_world(mode="practice")
         other = build_world(title="Another course")
     token = sign_in(client, world.email)
     attempt_id = start(client, world, token)
@@ -332,15 +332,17 @@ def test_submit_all_right_passes_and_shows_the_result(app, client, sign_in):
     assert response.status_code == 303
     assert response.headers["Location"] == f"/attempts/{attempt_id}/result"
     page = _page(client.get(response.headers["Location"]))
-    assert "<strong>Passed</strong>" in page
-    assert "100 % (6 of 6 points)" in page
+    assert "You passed" in page
+    assert "<strong>100 %</strong>\n      (6 of 6 points)" in page
+    assert "The pass mark is 70 %." in page
     assert page.count("<strong>Correct</strong>") == 6
     assert "Mercury orbits closest to the Sun." in page
     assert "Ant → Cat → Horse → Whale" in page
     assert "2, 3" in page
     assert "3.145" in page and "paris" in page
-    assert "Best score kept: 100 %" in page
-    assert "Retake the quiz" in page
+    # Full marks: another attempt could not improve anything, so none is offered.
+    assert "You have full marks" in page
+    assert "Try again" not in page
 
 
 def test_submit_all_wrong_fails(app, client, sign_in):
@@ -350,8 +352,8 @@ def test_submit_all_wrong_fails(app, client, sign_in):
     attempt_id = start(client, world, token)
     submit(client, attempt_id, token, world.wrong())
     page = _page(client.get(f"/attempts/{attempt_id}/result"))
-    assert "<strong>Not passed</strong>" in page
-    assert "0 % (0 of 6 points)" in page
+    assert "Not passed" in page and "You passed" not in page
+    assert "<strong>0 %</strong>\n      (0 of 6 points)" in page
     assert page.count("<strong>Incorrect</strong>") == 6
     assert "Cat → Ant → Horse → Whale" in page and "Lyon" in page
 
@@ -361,9 +363,10 @@ def test_unanswered_questions_count_as_wrong(app, client, sign_in):
         world = build_world()
     token = sign_in(client, world.email)
     attempt_id = start(client, world, token)
-    submit(client, attempt_id, token, [(world.q("short_text"), "Paris")])
+    submit(client, attempt_id, token, [(world.q("short_text"), "Paris"),
+                                       ("unanswered", "submit")])
     page = _page(client.get(f"/attempts/{attempt_id}/result"))
-    assert "16 % (1 of 6 points)" in page
+    assert "<strong>16 %</strong>\n      (1 of 6 points)" in page
     assert page.count("<em>no answer</em>") == 5
 
 
@@ -443,7 +446,7 @@ def test_double_submit_shows_the_result_with_a_notice(app, client, sign_in):
     assert again.headers["Location"] == f"/attempts/{attempt_id}/result"
     page = _page(client.get(again.headers["Location"]))
     assert "already submitted" in page
-    assert "<strong>Passed</strong>" in page  # the first submission stands
+    assert "You passed" in page  # the first submission stands
     with app.app_context():
         assert db.session.scalar(select(func.count(Answer.id))) == 6
 
@@ -470,8 +473,8 @@ def test_max_attempts_reached_gives_a_clear_message(app, client, sign_in):
     attempt_id = start(client, world, token)
     submit(client, attempt_id, token, world.wrong())
     result = _page(client.get(f"/attempts/{attempt_id}/result"))
-    assert "Retake the quiz" not in result
-    assert "You have used all 1 attempts" in result
+    assert "Try again" not in result
+    assert "You have used your only attempt at this quiz." in result
     intro = _page(client.get(f"/quizzes/{world.quiz_id}"))
     assert "1 used of 1" in intro
     assert "You have used all 1 attempts at this quiz. Your best score is kept." in intro
@@ -495,6 +498,7 @@ def test_best_score_is_kept_across_retakes(app, client, sign_in):
     assert "100 % · passed" in intro
     assert "Retake the quiz" in intro
     result = _page(client.get(f"/attempts/{second}/result"))
-    assert "0 % (0 of 6 points)" in result
-    assert "Best score kept: 100 %" in result
+    assert "<strong>0 %</strong>\n      (0 of 6 points)" in result
+    assert "Your best score, which is the one kept, is 100 %: you passed" in result
+    assert "Try again" not in result  # the kept score is full marks already
     assert f'href="/attempts/{second}/result">See your latest result' in intro

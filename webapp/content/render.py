@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from urllib.parse import urlsplit
 
@@ -245,6 +246,37 @@ def render_markdown(source: str) -> str:
     tokens, env, _ = _parse(source, drop=False)
     _decorate(tokens, set())
     return clean(_MD.renderer.render(tokens, _MD.options, env))
+
+
+def _build_question_parser() -> MarkdownIt:
+    """Lesson Markdown without what does not belong inside a question: components (they
+    show as text) and headings (a question sits under the page's own headings)."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
+    md.add_render_rule("fence", _render_fence)
+    md.enable(["table", "strikethrough", "replacements", "smartquotes"])
+    md.disable(["heading", "lheading"])
+    return md
+
+
+_QUESTION_MD = _build_question_parser()
+
+
+@lru_cache(maxsize=4096)
+def render_question_text(source: str) -> str:
+    """A question's prompt or explanation as sanitized HTML: paragraphs, lists, code spans
+    and highlighted code blocks, like lesson text. Cached: the same text renders alike."""
+    tokens = _QUESTION_MD.parse(source)
+    _decorate(tokens, set())
+    return clean(_QUESTION_MD.renderer.render(tokens, _QUESTION_MD.options, {}))
+
+
+@lru_cache(maxsize=4096)
+def render_question_inline(source: str) -> str:
+    """One line of question text (a choice, an ordering item) as sanitized inline HTML:
+    code spans, emphasis, links; no paragraph around it."""
+    tokens = _QUESTION_MD.parseInline(source)
+    _decorate(tokens, set())
+    return clean(_QUESTION_MD.renderer.render(tokens, _QUESTION_MD.options, {}))
 
 
 def _unique(values) -> tuple[str, ...]:

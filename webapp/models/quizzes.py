@@ -22,6 +22,16 @@ from webapp.models.users import LearnerRow
 
 QUESTION_KINDS = ("single", "multiple", "true_false", "short_text", "numeric", "ordering")
 ATTEMPT_STATUSES = ("in_progress", "submitted")
+# practice: learners may check each answer (and read its explanation) before submitting.
+# graded: nothing is checked before an attempt is submitted.
+QUIZ_MODES = ("practice", "graded")
+# When a graded quiz shows learners which answers were right, with the explanations:
+# after every submitted attempt, or only once they have no attempt left.
+FEEDBACK_TIMES = ("after_submit", "after_last_attempt")
+# How a multiple-choice question scores a partly right answer (see services.quizzes).
+SCORING_RULES = ("all_or_nothing", "proportional")
+# Points, exact: partial credit gives hundredths of a point (rounded down, never up).
+POINTS = Numeric(8, 2)
 
 
 class Quiz(Base):
@@ -30,6 +40,13 @@ class Quiz(Base):
         UniqueConstraint("course_id", "key", name="uq_quiz_course_key"),
         CheckConstraint("pass_percent BETWEEN 0 AND 100", name="pass_percent_range"),
         CheckConstraint("max_attempts IS NULL OR max_attempts >= 1", name="max_attempts_positive"),
+        *choice_checks(mode=QUIZ_MODES, feedback=FEEDBACK_TIMES, scoring=SCORING_RULES),
+        # "After the last attempt" needs a last attempt, and only graded quizzes hold
+        # feedback back (practice quizzes show it on every check).
+        CheckConstraint(
+            "feedback = 'after_submit' OR (mode = 'graded' AND max_attempts IS NOT NULL)",
+            name="feedback_after_last_attempt_needs_limit",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -42,6 +59,10 @@ class Quiz(Base):
     pass_percent: Mapped[int] = mapped_column(Integer, default=70)
     # None: unlimited. The best score counts either way.
     max_attempts: Mapped[int | None] = mapped_column(Integer, default=None)
+    mode: Mapped[str] = mapped_column(String(16), default="graded")
+    feedback: Mapped[str] = mapped_column(String(24), default="after_submit")
+    # Applies to multiple-choice questions; the other kinds have one right answer.
+    scoring: Mapped[str] = mapped_column(String(16), default="all_or_nothing")
 
     questions: Mapped[list[Question]] = relationship(
         back_populates="quiz", order_by="Question.position",
@@ -133,7 +154,7 @@ class Attempt(LearnerRow, Base):
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
-    score: Mapped[int | None] = mapped_column(Integer, default=None)
+    score: Mapped[Decimal | None] = mapped_column(POINTS, default=None)
     max_score: Mapped[int] = mapped_column(Integer, default=0)
     passed: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
@@ -152,7 +173,7 @@ class Answer(Base):
     text_answer: Mapped[str | None] = mapped_column(String(200), default=None)
     numeric_answer: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), default=None)
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
-    points: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[Decimal] = mapped_column(POINTS, default=Decimal(0))
 
     selections: Mapped[list[AnswerChoice]] = relationship(
         order_by="AnswerChoice.position", cascade="all, delete-orphan", passive_deletes=True

@@ -6,9 +6,15 @@ YAML front matter) through ``Fields``, where unknown keys, missing keys and
 wrong types are errors naming the file and the place in it.
 
 A quiz is a table of ``key``, ``title``, optional ``description``,
-``pass_percent`` (default 70) and ``max_attempts`` (default unlimited), and
-``questions``. A question has ``kind``, ``prompt``, optional ``explanation`` and
-``points`` and, by kind: ``choices = [{text, correct}, …]`` (single, multiple),
+``pass_percent`` (default 70), ``max_attempts`` (default unlimited), ``mode``
+(``"graded"``, the default, or ``"practice"``), ``feedback`` (``"after_submit"``,
+the default, or ``"after_last_attempt"``) and ``scoring`` of multiple-choice
+questions (``"all_or_nothing"``, the default, or ``"proportional"``), and
+``questions``. Files written before the policy existed import as graded quizzes
+with feedback after submit and all-or-nothing scoring.
+
+A question has ``kind``, ``prompt``, optional ``explanation`` and ``points``
+and, by kind: ``choices = [{text, correct}, …]`` (single, multiple),
 ``answer = true|false`` (true_false), ``accepted = ["…"]`` (short_text),
 ``answer`` and optional ``tolerance`` (numeric; numbers or strings) or
 ``order = ["first", "second", …]`` (ordering, in the correct order).
@@ -27,7 +33,7 @@ from typing import Any, TypeVar
 from webapp.content.questions import QuestionSpec
 from webapp.content.render import slugify
 from webapp.models.courses import LEVELS
-from webapp.models.quizzes import QUESTION_KINDS
+from webapp.models.quizzes import FEEDBACK_TIMES, QUESTION_KINDS, QUIZ_MODES, SCORING_RULES
 from webapp.services.authoring import MAX_SUMMARY, MAX_TAGS, MAX_TITLE
 from webapp.services.exceptions import ValidationFailed
 from webapp.services.quiz_authoring import (
@@ -37,6 +43,7 @@ from webapp.services.quiz_authoring import (
     MAX_QUIZ_TITLE,
     check_question,
 )
+from webapp.services.quizzes import check_policy
 
 T = TypeVar("T")
 
@@ -138,6 +145,13 @@ class Fields:
                                    f"than {max_length} characters.")
         return items
 
+    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.data.get(key, default)
+        if value not in allowed:
+            raise ValidationFailed(f"{self.where}: {key} must be one of "
+                                   f"{', '.join(allowed)}.")
+        return value
+
     def tables(self, key: str) -> list[Any]:
         value = self.data.get(key)
         if not isinstance(value, list) or not value:
@@ -235,6 +249,9 @@ class QuizSpec:
     pass_percent: int
     max_attempts: int | None
     questions: tuple[QuestionSpec, ...]
+    mode: str = "graded"
+    feedback: str = "after_submit"
+    scoring: str = "all_or_nothing"
 
 
 def read_question(data: Any, where: str) -> QuestionSpec:
@@ -292,7 +309,8 @@ def read_question(data: Any, where: str) -> QuestionSpec:
 def read_quiz(data: Any, where: str) -> QuizSpec:
     """A quiz and all its questions; ContentInvalid lists every problem found."""
     fields = Fields(data, where, {"key", "title", "questions"},
-                    {"description", "pass_percent", "max_attempts"})
+                    {"description", "pass_percent", "max_attempts", "mode", "feedback",
+                     "scoring"})
     problems = Problems()
     raw_questions = problems.attempt(fields.tables, "questions") or []
     if len(raw_questions) > MAX_QUESTIONS:
@@ -307,6 +325,11 @@ def read_quiz(data: Any, where: str) -> QuizSpec:
     pass_percent = problems.attempt(fields.integer, "pass_percent", 70, 0, 100)
     max_attempts = problems.attempt(fields.integer, "max_attempts", None, 1,
                                     MAX_ATTEMPTS_ALLOWED)
+    mode = problems.attempt(fields.choice, "mode", "graded", QUIZ_MODES)
+    feedback = problems.attempt(fields.choice, "feedback", "after_submit", FEEDBACK_TIMES)
+    scoring = problems.attempt(fields.choice, "scoring", "all_or_nothing", SCORING_RULES)
+    if mode and feedback and scoring:
+        problems.attempt(_check_policy, where, mode, feedback, scoring, max_attempts)
     problems.raise_any()
     return QuizSpec(
         key=key or "",
@@ -315,4 +338,15 @@ def read_quiz(data: Any, where: str) -> QuizSpec:
         pass_percent=pass_percent or 0,
         max_attempts=max_attempts,
         questions=tuple(q for q in questions if q is not None),
+        mode=mode or "graded",
+        feedback=feedback or "after_submit",
+        scoring=scoring or "all_or_nothing",
     )
+
+
+def _check_policy(where: str, mode: str, feedback: str, scoring: str,
+                  max_attempts: int | None) -> None:
+    try:
+        check_policy(mode, feedback, scoring, max_attempts)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{where}: {exc.message}") from None

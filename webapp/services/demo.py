@@ -9,7 +9,8 @@ Markdown file per lesson::
     [[modules]]
     title = "…"
     [[modules.lessons]]     # slug, title, file, optional minutes
-    [modules.quiz]          # key, title, optional description, pass_percent, max_attempts
+    [modules.quiz]          # key, title, optional description, pass_percent, max_attempts,
+                            # mode, feedback, scoring
     [[modules.quiz.questions]]
 
 A question has ``kind``, ``prompt``, ``explanation``, optional ``points`` and, by kind:
@@ -217,7 +218,8 @@ def _create(actor: User | None, data: DemoCourse) -> Course:
             quiz = module_data.quiz
             create_quiz(actor, module, key=quiz.key, title=quiz.title,
                         description=quiz.description, questions=quiz.questions,
-                        pass_percent=quiz.pass_percent, max_attempts=quiz.max_attempts)
+                        pass_percent=quiz.pass_percent, max_attempts=quiz.max_attempts,
+                        mode=quiz.mode, feedback=quiz.feedback, scoring=quiz.scoring)
     for slug in data.prerequisites:
         prerequisite = db.session.scalar(select(Course).where(Course.slug == slug))
         if prerequisite is not None:

@@ -1,11 +1,27 @@
-"""Quizzes: attempts, grading, retake rules, and certificates when a course is complete."""
+"""Quizzes: attempts, grading, retake rules, and certificates when a course is complete.
+
+Each quiz has its author's policy (``Quiz.mode``, ``feedback``, ``scoring``):
+
+- practice: a learner may check any answer before submitting and read its
+  explanation; graded: ``check_answer`` refuses, nothing is checked before submit.
+- feedback (graded quizzes): which answers were right, with the explanations,
+  shows after every submitted attempt (``after_submit``) or only once the
+  learner has no attempt left (``after_last_attempt``). The score and whether
+  it passed always show.
+- scoring of multiple-choice questions: ``all_or_nothing`` (exactly the correct
+  set earns the points) or ``proportional``: points * (correct choices ticked -
+  wrong choices ticked) / correct choices, at least 0, rounded down to
+  hundredths of a point. Scores are Decimals, never floats.
+"""
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +41,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
+from webapp.models.quizzes import FEEDBACK_TIMES, QUIZ_MODES, SCORING_RULES
 from webapp.services.audit import record_audit
 from webapp.services.completion import answerable_quiz_ids as answerable_quiz_ids
 from webapp.services.completion import certificate_for as certificate_for
@@ -33,6 +50,22 @@ from webapp.services.completion import passed_quiz_ids as passed_quiz_ids
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 TEXT_ANSWER_MAX = 200
+HUNDREDTHS = 100
+
+
+def plain_points(points: Decimal | int | None) -> str:
+    """Points as a person writes them: ``2``, ``2.5``, ``0.33`` (never ``2.50`` or ``2E+1``)."""
+    if points is None:
+        return ""
+    text = format(Decimal(points).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def percent_of(score: Decimal | int | None, max_score: int | None) -> int:
+    """A score as a whole percentage of the maximum, rounded down (so 69.9 % is 69 %)."""
+    if score is None or not max_score:
+        return 0
+    return math.floor(Fraction(Decimal(score)) * 100 / max_score)
 
 
 def normalize_text_answer(text: str) -> str:
@@ -92,7 +125,7 @@ def quizzes_for_course(course_id: int) -> Sequence[Quiz]:
 @dataclass(frozen=True)
 class QuizRecord:
     attempts_used: int
-    best_score: int | None
+    best_score: Decimal | None
     best_max: int | None
     passed: bool
     open_attempt: Attempt | None
@@ -102,7 +135,12 @@ class QuizRecord:
     def best_percent(self) -> int | None:
         if self.best_score is None or not self.best_max:
             return None
-        return (100 * self.best_score) // self.best_max
+        return percent_of(self.best_score, self.best_max)
+
+    @property
+    def full_marks(self) -> bool:
+        """The best attempt earned every point: no retake can improve on it."""
+        return bool(self.best_max) and self.best_score == self.best_max
 
 
 def quiz_record(user: User, quiz: Quiz) -> QuizRecord:
@@ -130,6 +168,36 @@ def _require_enrollment(user: User, course_id: int | None) -> None:
     if course_id is None or get_enrollment(user, course_id) is None:
         raise PermissionDenied("Enroll in this course to take its quizzes.")
 
+
+def attempts_left(quiz: Quiz, record: QuizRecord) -> int | None:
+    """How many more attempts the learner may start; None when unlimited.
+
+    An attempt in progress counts as started.
+    """
+    if quiz.max_attempts is None:
+        return None
+    started = record.attempts_used + (1 if record.open_attempt is not None else 0)
+    return max(quiz.max_attempts - started, 0)
+
+
+def feedback_released(quiz: Quiz, record: QuizRecord) -> bool:
+    """Whether the learner may now see which answers were right, and the explanations.
+
+    Practice quizzes and graded quizzes with feedback after submit: always (after a
+    submitted attempt). Feedback after the last attempt: once no attempt is left and
+    none is in progress (the last attempt, started, must not see the answers).
+    """
+    if quiz.mode == "practice" or quiz.feedback == "after_submit":
+        return True
+    return record.open_attempt is None and attempts_left(quiz, record) == 0
+
+
+def retake_offered(quiz: Quiz, record: QuizRecord) -> bool:
+    """Whether a result page offers another attempt: one is allowed (none is open and
+    attempts remain) and useful (the best score kept is not already full marks)."""
+    if record.open_attempt is not None or attempts_left(quiz, record) == 0:
+        return False
+    return not record.full_marks
 
 
 def start_attempt(user: User, quiz: Quiz) -> Attempt:
@@ -165,18 +233,45 @@ def start_attempt(user: User, quiz: Quiz) -> Attempt:
 class Graded:
     question: Question
     correct: bool
-    points: int
+    points: Decimal
     text: str | None = None
     number: Decimal | None = None
     choice_ids: tuple[int, ...] = ()
 
+    @property
+    def partial(self) -> bool:
+        """Partly right: some points, not all (proportional multiple choice)."""
+        return 0 < self.points < self.question.points
 
-def grade_question(question: Question, raw: Sequence[str] | str) -> Graded:
+    @property
+    def answered(self) -> bool:
+        return bool(self.choice_ids) or bool(self.text) or self.number is not None
+
+
+def _all_or_nothing(question: Question, correct: bool) -> Decimal:
+    return Decimal(question.points if correct else 0)
+
+
+def proportional_points(points: int, total_correct: int, right: int, wrong: int) -> Decimal:
+    """points * (right - wrong) / total_correct, at least 0, rounded down to hundredths.
+
+    ``right`` and ``wrong`` count the correct and the wrong choices ticked. Exact:
+    the fraction is rounded once, down, so partial credit never exceeds what is due.
+    """
+    if total_correct <= 0:
+        return Decimal(0)
+    share = max(Fraction(right - wrong, total_correct), Fraction(0))
+    return Decimal(math.floor(share * points * HUNDREDTHS)) / HUNDREDTHS
+
+
+def grade_question(question: Question, raw: Sequence[str] | str,
+                   scoring: str = "all_or_nothing") -> Graded:
     """Grade one question from the submitted form values (validated here).
 
     ``raw`` is the list of values posted for ``q<question id>``; for ordering
     questions, the choice ids in the learner's order. A lone string counts as
     one value (a ``MultiDict.get`` result must not be graded letter by letter).
+    ``scoring`` is the quiz's rule for multiple-choice questions.
     """
     if isinstance(raw, str):
         raw = [raw]
@@ -186,21 +281,27 @@ def grade_question(question: Question, raw: Sequence[str] | str) -> Graded:
         choice_ids = _choice_ids(question, values[:1])
         correct_ids = {c.id for c in question.choices if c.is_correct}
         correct = len(choice_ids) == 1 and choice_ids[0] in correct_ids
-        return Graded(question, correct, question.points if correct else 0, choice_ids=choice_ids)
+        return Graded(question, correct, _all_or_nothing(question, correct), choice_ids=choice_ids)
     if kind == "multiple":
         choice_ids = _choice_ids(question, values)
-        correct = set(choice_ids) == {c.id for c in question.choices if c.is_correct}
-        return Graded(question, correct, question.points if correct else 0, choice_ids=choice_ids)
+        correct_ids = {c.id for c in question.choices if c.is_correct}
+        correct = set(choice_ids) == correct_ids
+        points = _all_or_nothing(question, correct)
+        if scoring == "proportional" and not correct:
+            right = len(correct_ids.intersection(choice_ids))
+            points = proportional_points(question.points, len(correct_ids), right,
+                                         len(choice_ids) - right)
+        return Graded(question, correct, points, choice_ids=choice_ids)
     if kind == "ordering":
         choice_ids = _choice_ids(question, values)
         expected = tuple(c.id for c in sorted(question.choices, key=lambda c: c.position))
         correct = choice_ids == expected
-        return Graded(question, correct, question.points if correct else 0, choice_ids=choice_ids)
+        return Graded(question, correct, _all_or_nothing(question, correct), choice_ids=choice_ids)
     if kind == "short_text":
         text = (values[0] if values else "").strip()[:TEXT_ANSWER_MAX]
         accepted = {normalize_text_answer(a.text) for a in question.accepted_answers}
         correct = bool(text) and normalize_text_answer(text) in accepted
-        return Graded(question, correct, question.points if correct else 0, text=text)
+        return Graded(question, correct, _all_or_nothing(question, correct), text=text)
     if kind == "numeric":
         raw_number = (values[0] if values else "").strip().replace(",", ".")
         number = None
@@ -216,7 +317,7 @@ def grade_question(question: Question, raw: Sequence[str] | str) -> Graded:
         target = question.numeric_answer
         correct = number is not None and target is not None and \
             abs(number - target) <= question.tolerance
-        return Graded(question, correct, question.points if correct else 0, number=number)
+        return Graded(question, correct, _all_or_nothing(question, correct), number=number)
     raise ValidationFailed(f"Unknown question kind {kind!r}.")  # pragma: no cover
 
 
@@ -262,6 +363,52 @@ def get_attempt_question(user: User, attempt_id: int, question_id: int) -> Quest
     return question
 
 
+GRADED_NO_CHECK = ("This quiz is graded: your answers are checked when you submit the "
+                   "attempt, not before.")
+
+
+def check_answer(user: User, attempt_id: int, question_id: int,
+                 raw: Sequence[str] | str) -> Graded:
+    """Immediate feedback on one answer of an open attempt, in a practice quiz only.
+
+    A graded quiz refuses (PermissionDenied): checking before submitting would let
+    a learner try every answer, and read the explanation, on an attempt that counts.
+    """
+    question = get_attempt_question(user, attempt_id, question_id)
+    quiz = question.quiz
+    if quiz.mode != "practice":
+        raise PermissionDenied(GRADED_NO_CHECK)
+    return grade_question(question, raw, quiz.scoring)
+
+
+class UnansweredQuestions(ValidationFailed):
+    """A submission that leaves questions blank, not yet confirmed by the learner.
+
+    ``numbers`` are the questions' numbers on the page (1 for the first).
+    """
+
+    def __init__(self, numbers: Sequence[int]) -> None:
+        self.numbers = tuple(numbers)
+        super().__init__(f"You left {_question_numbers(self.numbers)} unanswered.")
+
+
+def _question_numbers(numbers: Sequence[int]) -> str:
+    words = [str(n) for n in numbers]
+    if len(words) == 1:
+        return f"question {words[0]}"
+    return f"questions {', '.join(words[:-1])} and {words[-1]}"
+
+
+def unanswered_numbers(graded: Sequence[Graded]) -> list[int]:
+    """The numbers (1 for the first question) of the questions left blank."""
+    return [n for n, g in enumerate(graded, start=1) if not g.answered]
+
+
+def grade_answers(quiz: Quiz, form: Mapping[str, Sequence[str]]) -> list[Graded]:
+    """Every question of the quiz graded from the form (``{"q<id>": [values]}``)."""
+    return [grade_question(q, form.get(f"q{q.id}", ()), quiz.scoring) for q in quiz.questions]
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     attempt: Attempt
@@ -269,9 +416,12 @@ class SubmitResult:
     certificate: Certificate | None
 
 
-def submit_attempt(user: User, attempt_id: int, form: Mapping[str, Sequence[str]]) -> SubmitResult:
+def submit_attempt(user: User, attempt_id: int, form: Mapping[str, Sequence[str]], *,
+                   allow_unanswered: bool = False) -> SubmitResult:
     """Grade and record an attempt, update progress, maybe issue the certificate.
 
+    Questions left blank are refused with ``UnansweredQuestions`` (nothing is
+    written) unless ``allow_unanswered``: the learner confirmed they meant it.
     One transaction. Safe against double submit: the attempt is claimed with a
     conditional UPDATE, so a second submission of the same attempt finds it
     already submitted and changes nothing.
@@ -281,8 +431,11 @@ def submit_attempt(user: User, attempt_id: int, form: Mapping[str, Sequence[str]
         raise Conflict("This attempt was already submitted.")
     quiz = get_quiz(attempt.quiz_id)
     _require_enrollment(user, quiz.course_id)
-    graded = [grade_question(q, form.get(f"q{q.id}", ())) for q in quiz.questions]
-    score = sum(g.points for g in graded)
+    graded = grade_answers(quiz, form)
+    blank = unanswered_numbers(graded)
+    if blank and not allow_unanswered:
+        raise UnansweredQuestions(blank)
+    score = sum((g.points for g in graded), Decimal(0))
     max_score = sum(q.points for q in quiz.questions)
     passed = max_score > 0 and 100 * score >= quiz.pass_percent * max_score
     claimed = db.session.execute(
@@ -305,12 +458,31 @@ def submit_attempt(user: User, attempt_id: int, form: Mapping[str, Sequence[str]
     db.session.flush()
     db.session.refresh(attempt)
     record_audit(user, "attempt.submit", "attempt", attempt.id,
-                 {"score": [None, score], "passed": [None, passed]})
+                 {"score": [None, plain_points(score)], "passed": [None, passed]})
     certificate = maybe_issue_certificate(user, quiz.course_id) if passed else None
     return SubmitResult(attempt=attempt, graded=graded, certificate=certificate)
 
 
-def get_attempt_result(user: User, attempt_id: int) -> tuple[Attempt, Quiz, dict[int, Answer]]:
+@dataclass(frozen=True)
+class AttemptResult:
+    """What a result page may show: the score always; per-question feedback only when
+    the quiz's policy releases it; a retake only when allowed and useful."""
+
+    attempt: Attempt
+    quiz: Quiz
+    answers: dict[int, Answer]
+    record: QuizRecord
+    feedback_shown: bool
+    attempts_left: int | None
+    retake_offered: bool
+
+    @property
+    def percent(self) -> int:
+        return percent_of(self.attempt.score, self.attempt.max_score)
+
+
+def get_attempt_result(user: User, attempt_id: int) -> AttemptResult:
+    """One of the learner's submitted attempts, with what the policy lets them see."""
     attempt = db.session.scalar(
         select(Attempt).where(Attempt.id == attempt_id)
         .options(selectinload(Attempt.answers).selectinload(Answer.selections))
@@ -318,7 +490,12 @@ def get_attempt_result(user: User, attempt_id: int) -> tuple[Attempt, Quiz, dict
     if attempt is None or attempt.user_id != user.id or attempt.status != "submitted":
         raise NotFound("There is no such submitted attempt.")
     quiz = get_quiz(attempt.quiz_id)
-    return attempt, quiz, {a.question_id: a for a in attempt.answers}
+    record = quiz_record(user, quiz)
+    return AttemptResult(
+        attempt=attempt, quiz=quiz, answers={a.question_id: a for a in attempt.answers},
+        record=record, feedback_shown=feedback_released(quiz, record),
+        attempts_left=attempts_left(quiz, record), retake_offered=retake_offered(quiz, record),
+    )
 
 
 # --- certificates ---------------------------------------------------------------------------
@@ -351,6 +528,27 @@ def validate_question(spec: QuestionSpec) -> None:
                            f"{first.message[1:]}")
 
 
+def check_policy(mode: str, feedback: str, scoring: str, max_attempts: int | None) -> None:
+    """Raise ValidationFailed (naming the field) unless the policy is one a quiz can have."""
+    if mode not in QUIZ_MODES:
+        raise ValidationFailed("A quiz is either practice or graded.", field="mode")
+    if feedback not in FEEDBACK_TIMES:
+        raise ValidationFailed("Feedback shows after each submitted attempt or after the "
+                               "last attempt.", field="feedback")
+    if scoring not in SCORING_RULES:
+        raise ValidationFailed("Multiple-choice questions score all or nothing, or "
+                               "proportionally.", field="scoring")
+    if feedback == "after_last_attempt":
+        if mode != "graded":
+            raise ValidationFailed("A practice quiz shows feedback whenever an answer is "
+                                   "checked; holding it back until the last attempt is for "
+                                   "graded quizzes.", field="feedback")
+        if max_attempts is None:
+            raise ValidationFailed("Feedback after the last attempt needs a limit on "
+                                   "attempts: with unlimited attempts there is no last one.",
+                                   field="feedback")
+
+
 def create_quiz(
     actor: User | None,
     module,
@@ -361,6 +559,9 @@ def create_quiz(
     description: str = "",
     pass_percent: int = 70,
     max_attempts: int | None = None,
+    mode: str = "graded",
+    feedback: str = "after_submit",
+    scoring: str = "all_or_nothing",
 ) -> Quiz:
     """A quiz with its questions, validated as a whole (nothing is written on error)."""
     from webapp.content.render import slugify
@@ -372,9 +573,11 @@ def create_quiz(
         validate_question(spec)
     if not 0 <= pass_percent <= 100:
         raise ValidationFailed("The pass mark is a percentage between 0 and 100.")
+    check_policy(mode, feedback, scoring, max_attempts)
     quiz = Quiz(course_id=module.course_id, module_id=module.id, key=slugify(key, 80),
                 title=title.strip()[:160], description=description.strip()[:500],
-                pass_percent=pass_percent, max_attempts=max_attempts)
+                pass_percent=pass_percent, max_attempts=max_attempts, mode=mode,
+                feedback=feedback, scoring=scoring)
     db.session.add(quiz)
     db.session.flush()
     for position, spec in enumerate(questions, start=1):

@@ -16,6 +16,8 @@ allowed)::
     quizzes/<key>.json     one quiz, with the fields the demo ``course.toml`` uses
                            (see ``webapp.services.course_format``): key, title,
                            description, pass_percent, max_attempts (null: unlimited),
+                           mode, feedback, scoring (each optional, with the defaults
+                           "graded", "after_submit", "all_or_nothing"),
                            questions [{kind, prompt, explanation, points, and by
                            kind choices [{text, correct}] | answer | accepted |
                            order | answer + tolerance}]

@@ -60,6 +60,9 @@ def _quiz_data(quiz: Quiz) -> dict[str, Any]:
         "description": quiz.description or "",
         "pass_percent": quiz.pass_percent,
         "max_attempts": quiz.max_attempts,
+        "mode": quiz.mode,
+        "feedback": quiz.feedback,
+        "scoring": quiz.scoring,
         "questions": [_question_data(q) for q in quiz.questions],
     }
 

@@ -1,4 +1,5 @@
-"""A quiz's settings: key, title, description, pass mark and attempts; creating and deleting."""
+"""A quiz's settings: key, title, description, pass mark, attempts and the checking,
+feedback and scoring policy; creating and deleting."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from webapp.services.quiz_authoring.lookup import (
     lessons_embedding,
     quiz_usage,
 )
+from webapp.services.quizzes import check_policy
 
 MAX_KEY = 80
 MAX_QUIZ_TITLE = 160
@@ -34,6 +36,7 @@ def quiz_fingerprint(quiz: Quiz) -> str:
 def _quiz_fields(quiz: Quiz) -> dict[str, Any]:
     return {"key": quiz.key, "title": quiz.title, "description": quiz.description,
             "pass_percent": quiz.pass_percent, "max_attempts": quiz.max_attempts,
+            "mode": quiz.mode, "feedback": quiz.feedback, "scoring": quiz.scoring,
             "module_id": quiz.module_id}
 
 
@@ -44,12 +47,21 @@ class QuizSettings:
     description: str
     pass_percent: int
     max_attempts: int | None
+    mode: str = "graded"
+    feedback: str = "after_submit"
+    scoring: str = "all_or_nothing"
 
 
 def check_quiz_settings(course_id: int, *, key: str, title: str, description: str = "",
                         pass_percent: int | None = 70, max_attempts: int | None = None,
+                        mode: str = "graded", feedback: str = "after_submit",
+                        scoring: str = "all_or_nothing",
                         quiz_id: int | None = None) -> QuizSettings:
-    """Validated, normalized settings; an empty key is derived from the title."""
+    """Validated, normalized settings; an empty key is derived from the title.
+
+    New quizzes are graded, with feedback after each submitted attempt and
+    all-or-nothing scoring, unless the author chooses otherwise.
+    """
     title = " ".join((title or "").split())
     if not title:
         raise ValidationFailed("Give the quiz a title.", field="title")
@@ -73,7 +85,9 @@ def check_quiz_settings(course_id: int, *, key: str, title: str, description: st
     if max_attempts is not None and not 1 <= max_attempts <= MAX_ATTEMPTS_ALLOWED:
         raise ValidationFailed(f"Allow from 1 to {MAX_ATTEMPTS_ALLOWED} attempts, or leave it "
                                "empty for unlimited attempts.", field="max_attempts")
-    return QuizSettings(key, title, description, pass_percent, max_attempts)
+    check_policy(mode, feedback, scoring, max_attempts)
+    return QuizSettings(key, title, description, pass_percent, max_attempts, mode, feedback,
+                        scoring)
 
 
 def _check_key(key: str, title: str) -> str:
@@ -97,12 +111,15 @@ def _check_key(key: str, title: str) -> str:
 
 def create_quiz_in_module(actor: User, module: Module, *, key: str, title: str,
                           description: str = "", pass_percent: int | None = 70,
-                          max_attempts: int | None = None) -> Quiz:
+                          max_attempts: int | None = None, mode: str = "graded",
+                          feedback: str = "after_submit",
+                          scoring: str = "all_or_nothing") -> Quiz:
     """A new quiz without questions at the end of ``module``; an empty key comes from the title."""
     require_editor(actor, module.course)
     settings = check_quiz_settings(module.course_id, key=key, title=title,
                                    description=description, pass_percent=pass_percent,
-                                   max_attempts=max_attempts)
+                                   max_attempts=max_attempts, mode=mode, feedback=feedback,
+                                   scoring=scoring)
     quiz = Quiz(course_id=module.course_id, module_id=module.id, **asdict(settings))
     db.session.add(quiz)
     db.session.flush()
@@ -112,7 +129,9 @@ def create_quiz_in_module(actor: User, module: Module, *, key: str, title: str,
 
 def update_quiz_settings(actor: User, quiz: Quiz, *, key: str, title: str,
                          description: str = "", pass_percent: int | None = 70,
-                         max_attempts: int | None = None, expected: str | None = None) -> bool:
+                         max_attempts: int | None = None, mode: str = "graded",
+                         feedback: str = "after_submit", scoring: str = "all_or_nothing",
+                         expected: str | None = None) -> bool:
     """Change a quiz's settings; False when nothing changed.
 
     ``expected`` is the fingerprint the form was loaded with: a save over a
@@ -126,7 +145,8 @@ def update_quiz_settings(actor: User, quiz: Quiz, *, key: str, title: str,
                        "The form shows your text; save again to replace theirs.")
     settings = check_quiz_settings(quiz.course_id, key=key, title=title,
                                    description=description, pass_percent=pass_percent,
-                                   max_attempts=max_attempts, quiz_id=quiz.id)
+                                   max_attempts=max_attempts, mode=mode, feedback=feedback,
+                                   scoring=scoring, quiz_id=quiz.id)
     if settings.key != quiz.key:
         embedding = lessons_embedding(quiz)
         if embedding:

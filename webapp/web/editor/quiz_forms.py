@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     HiddenField,
@@ -29,6 +30,7 @@ from wtforms.validators import InputRequired, Optional, ValidationError
 from webapp.models import Question, Quiz
 from webapp.services import quiz_authoring as qa
 from webapp.services.quizzes import QuestionSpec
+from webapp.web.question_text import question_inline
 
 KIND_LABELS = {
     "single": "Single choice",
@@ -46,6 +48,33 @@ KIND_HELP = {
     "numeric": "Learners type a number; answers within the tolerance count.",
     "ordering": "Learners put items in the right order.",
 }
+# How a quiz checks answers: the form's one choice for the quiz's mode and feedback.
+POLICIES = {
+    "graded": ("graded", "after_submit"),
+    "graded_last_attempt": ("graded", "after_last_attempt"),
+    "practice": ("practice", "after_submit"),
+}
+POLICY_CHOICES = [
+    SelectChoice("graded", "Graded: answers are checked when the learner submits; then they "
+                 "see which were right, with your explanations."),
+    SelectChoice("graded_last_attempt", "Graded, feedback held back: after each attempt "
+                 "learners see only their score; which answers were right, with your "
+                 "explanations, after their last attempt. Needs a limit on attempts."),
+    SelectChoice("practice", "Practice: learners may check any answer before submitting, "
+                 "and see its explanation. Easy to pass: use it for warm-ups."),
+]
+SCORING_CHOICES = [
+    SelectChoice("all_or_nothing", "All or nothing: the points only for exactly the correct "
+                 "choices."),
+    SelectChoice("proportional", "Partial credit: part of the points for a partly right "
+                 "answer."),
+]
+SCORING_HELP = (
+    "For multiple-choice questions; the other kinds have one right answer. Partial credit "
+    "is points × (correct choices ticked − wrong choices ticked) ÷ correct choices, never "  # noqa: RUF001
+    "below 0, rounded down to hundredths of a point. Example: a 2-point question with 3 "
+    "correct choices; ticking 2 of them and 1 wrong one earns 2 × (2 − 1) ÷ 3 = 0.66 points."  # noqa: RUF001
+)
 CHOICE_ROWS = 8
 NUMBER_INPUT_MAX = 40
 # What each kind's form shows besides prompt, explanation and points.
@@ -81,18 +110,41 @@ class QuizSettingsForm(FlaskForm):
         "Attempts allowed", validators=[Optional()], render_kw={"min": 1},
         description="Leave it empty for unlimited attempts. The best score counts.",
     )
+    policy = RadioField(
+        "Checking and feedback", choices=POLICY_CHOICES, default="graded",
+        description="Certificates need every quiz of the course passed: a practice quiz "
+        "lets learners find the right answers before they submit.",
+    )
+    scoring = RadioField("Multiple-choice scoring", choices=SCORING_CHOICES,
+                         default="all_or_nothing", description=SCORING_HELP)
     # What the form was loaded from; a save over someone else's newer change is a conflict.
     fingerprint = HiddenField()
 
     @classmethod
     def from_quiz(cls, quiz: Quiz) -> QuizSettingsForm:
+        policy = next((name for name, pair in POLICIES.items()
+                       if pair == (quiz.mode, quiz.feedback)), "graded")
         return cls(formdata=None, title=quiz.title, key=quiz.key,
                    description=quiz.description, pass_percent=quiz.pass_percent,
-                   max_attempts=quiz.max_attempts, fingerprint=qa.quiz_fingerprint(quiz))
+                   max_attempts=quiz.max_attempts, policy=policy, scoring=quiz.scoring,
+                   fingerprint=qa.quiz_fingerprint(quiz))
+
+    def policy_fields(self) -> dict[str, str]:
+        """``mode``, ``feedback`` and ``scoring`` for the service (after ``validate``)."""
+        mode, feedback = POLICIES.get(self.policy.data or "", POLICIES["graded"])
+        return {"mode": mode, "feedback": feedback,
+                "scoring": self.scoring.data or "all_or_nothing"}
+
+    def field_name_for(self, name: str | None) -> str | None:
+        """The name of the form field a service error names (mode and feedback are one
+        field here, ``policy``)."""
+        return "policy" if name in ("mode", "feedback") else name
 
 
 class NewQuizForm(QuizSettingsForm):
-    module_id = SelectField("Module", coerce=int, validators=[InputRequired()])
+    # A select always has a value; "required" on it would need a blank first option.
+    module_id = SelectField("Module", coerce=int, validators=[InputRequired()],
+                            render_kw={"required": False})
 
 
 def plain_number(value: Decimal | None) -> str:
@@ -164,11 +216,17 @@ class ChoiceRows:
 
 
 class QuestionForm(FlaskForm):
-    prompt = TextAreaField("Question", render_kw={"rows": 3},
-                           validators=[InputRequired(message="Write the question.")])
+    prompt = TextAreaField(
+        "Question", render_kw={"rows": 5},
+        validators=[InputRequired(message="Write the question.")],
+        description="Markdown, like lessons, and so are the choices and the explanation: "
+        "put code between backticks (`len(items)`), and longer code in a block with ``` on "
+        "the lines above and below. Press Preview to see it as learners will.",
+    )
     explanation = TextAreaField(
         "Explanation", validators=[Optional()],
-        description="Optional. Shown to learners after they answer.",
+        description="Optional. Shown with the feedback: when a learner checks an answer "
+        "in a practice quiz, or on the result page when the quiz's settings allow.",
     )
     points = IntegerField("Points", default=1, render_kw={"min": 1, "max": qa.MAX_POINTS},
                           validators=[InputRequired(message="Give the points, from 1 to "
@@ -272,17 +330,19 @@ def _lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def answer_summary(question: Question) -> str:
-    """The right answer in a few words, for the question list."""
+def answer_summary(question: Question) -> Markup:
+    """The right answer in a few words, for the question list (choices rendered as
+    learners see them, so code reads as code)."""
     choices = sorted(question.choices, key=lambda c: c.position)
     if question.kind == "ordering":
-        return "Order: " + " → ".join(c.text for c in choices)
+        return escape("Order: ") + escape(" → ").join(question_inline(c.text) for c in choices)
     if question.kind == "short_text":
-        return "Accepted: " + "; ".join(sorted(a.text for a in question.accepted_answers))
+        return escape("Accepted: " + "; ".join(sorted(a.text for a in question.accepted_answers)))
     if question.kind == "numeric":
         answer = f"Answer: {plain_number(question.numeric_answer)}"
         if question.tolerance:
             answer += f" ± {plain_number(question.tolerance)}"
-        return answer
-    correct = [c.text for c in choices if c.is_correct]
-    return f"Correct: {', '.join(correct) or 'none'} (of {len(choices)} choices)"
+        return escape(answer)
+    correct = [question_inline(c.text) for c in choices if c.is_correct]
+    listed = escape(", ").join(correct) if correct else escape("none")
+    return escape("Correct: ") + listed + escape(f" (of {len(choices)} choices)")

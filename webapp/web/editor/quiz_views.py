@@ -1,5 +1,6 @@
 """The quiz editor: a course's quizzes by module, a quiz's settings and ordered
-questions, a form per question kind, and confirmation pages for deletions.
+questions, a form per question kind with a preview, and confirmation pages for
+deletions.
 
 Every page works without JavaScript: moving a question is a small form that
 posts and comes back to the quiz page (post/redirect/get); with htmx it swaps
@@ -20,6 +21,7 @@ from webapp.models import Course, Module, Question, Quiz
 from webapp.services import authoring
 from webapp.services import quiz_authoring as qa
 from webapp.services.exceptions import Conflict, ValidationFailed
+from webapp.services.quizzes import QuestionSpec
 from webapp.web.edge import id_arg
 from webapp.web.editor import bp
 from webapp.web.editor.common import form_error, user
@@ -80,6 +82,12 @@ def _confirm_then_delete(row, delete, page_context, message: str, back: str):
     return redirect(back, 303)
 
 
+def _settings_error(form: QuizSettingsForm, exc: ValidationFailed) -> None:
+    """A service error next to its settings field (the title when it names none)."""
+    exc.field = form.field_name_for(exc.field)
+    form_error(form, exc, "title")
+
+
 # --- the course's quizzes -------------------------------------------------------------------
 
 
@@ -106,11 +114,11 @@ def new_quiz(course_id: int):
             quiz = qa.create_quiz_in_module(
                 user(), module, key=form.key.data or "", title=form.title.data or "",
                 description=form.description.data or "", pass_percent=form.pass_percent.data,
-                max_attempts=form.max_attempts.data,
+                max_attempts=form.max_attempts.data, **form.policy_fields(),
             )
         except ValidationFailed as exc:
             db.session.rollback()
-            form_error(form, exc, "title")
+            _settings_error(form, exc)
         else:
             db.session.commit()
             flash(f"Quiz “{quiz.title}” created. Now add its questions.", "success")
@@ -145,10 +153,10 @@ def quiz(quiz_id: int):
         outcome = _save(form, lambda expected: qa.update_quiz_settings(
             user(), quiz, key=form.key.data or "", title=form.title.data or "",
             description=form.description.data or "", pass_percent=form.pass_percent.data,
-            max_attempts=form.max_attempts.data, expected=expected,
+            max_attempts=form.max_attempts.data, expected=expected, **form.policy_fields(),
         ), lambda: qa.quiz_fingerprint(quiz))
         if outcome.invalid is not None:
-            form_error(form, outcome.invalid, "title")
+            _settings_error(form, outcome.invalid)
         elif outcome.saved:
             flash("Quiz settings saved." if outcome.changed else "Nothing changed.", "success")
             return redirect(url_for("editor.quiz", quiz_id=quiz.id), 303)
@@ -171,7 +179,8 @@ def delete_quiz(quiz_id: int):
 
 def _question_page(quiz: Quiz, course: Course, form: QuestionForm, rows: ChoiceRows | None, *,
                    question: Question | None = None, status: int = 200,
-                   conflict: str | None = None, error: str | None = None):
+                   conflict: str | None = None, error: str | None = None,
+                   preview: QuestionSpec | None = None, preview_error: str | None = None):
     if question is None:
         action = url_for("editor.new_question", quiz_id=quiz.id, kind=form.kind)
     else:
@@ -180,8 +189,32 @@ def _question_page(quiz: Quiz, course: Course, form: QuestionForm, rows: ChoiceR
         "quiz_editor/question.html", quiz=quiz, course=course, tab="quizzes", form=form,
         rows=rows, question=question, kind=form.kind, kind_label=KIND_LABELS[form.kind],
         kind_help=KIND_HELP[form.kind], action=action, usage=qa.quiz_usage(quiz),
-        conflict=conflict, error=error,
+        conflict=conflict, error=error, preview=preview, preview_error=preview_error,
+        number=qa.plain_number,
     ), status
+
+
+def _preview(quiz: Quiz, course: Course, form: QuestionForm, rows: ChoiceRows | None,
+             question: Question | None):
+    """The question as typed, rendered as learners will see it; nothing is saved.
+
+    htmx swaps in only the preview; without JavaScript the page comes back with the
+    form as typed and the preview under it. What cannot be previewed yet says why.
+    """
+    spec, problem = None, None
+    if submitted(form):
+        try:
+            spec = qa.check_question(form.to_spec(rows))
+        except ValidationFailed as exc:
+            problem = exc.message
+            _question_error(form, rows, exc)
+    else:
+        problem = "Fix the fields marked in the form first."
+    if htmx.is_partial():
+        return htmx.render("quiz_editor/_question_preview.html", kind=form.kind,
+                           preview=spec, preview_error=problem, number=qa.plain_number)
+    return _question_page(quiz, course, form, rows, question=question, preview=spec,
+                          preview_error=problem)
 
 
 def _rows_for(kind: str, rows: ChoiceRows) -> ChoiceRows | None:
@@ -213,6 +246,8 @@ def new_question(quiz_id: int):
     if request.method == "GET":
         return _question_page(quiz, course, form, _rows_for(kind, ChoiceRows.empty()))
     rows = _rows_for(kind, ChoiceRows.from_form(request.form))
+    if request.form.get("preview") == "1":
+        return _preview(quiz, course, form, rows, None)
     error = None
     if submitted(form):
         try:
@@ -234,10 +269,13 @@ def question(question_id: int):
     question, quiz, course = qa.get_question_for_edit(user(), question_id)
     if request.method == "GET":
         rows = _rows_for(question.kind, ChoiceRows.from_question(question))
-        return _question_page(quiz, course, QuestionForm.from_question(question), rows,
-                              question=question)
+        form = QuestionForm.from_question(question)
+        return _question_page(quiz, course, form, rows, question=question,
+                              preview=_stored_spec(question))
     form = QuestionForm.for_kind(question.kind)
     rows = _rows_for(question.kind, ChoiceRows.from_form(request.form))
+    if request.form.get("preview") == "1":
+        return _preview(quiz, course, form, rows, question)
     outcome, error = _Save(), None
     if submitted(form):
         outcome = _save(form, lambda expected: qa.update_question(
@@ -252,6 +290,17 @@ def question(question_id: int):
     return _question_page(quiz, course, form, rows, question=question,
                           status=409 if outcome.conflict else 400, conflict=outcome.conflict,
                           error=error)
+
+
+def _stored_spec(question: Question) -> QuestionSpec:
+    """A saved question as plain data, for its preview."""
+    choices = sorted(question.choices, key=lambda c: c.position)
+    return QuestionSpec(
+        kind=question.kind, prompt=question.prompt, explanation=question.explanation,
+        points=question.points, choices=[(c.text, bool(c.is_correct)) for c in choices],
+        accepted=sorted(a.text for a in question.accepted_answers),
+        numeric_answer=question.numeric_answer, tolerance=question.tolerance,
+    )
 
 
 @bp.post("/questions/<int:question_id>/move")

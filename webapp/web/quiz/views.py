@@ -6,6 +6,12 @@ at a time" mode the other questions' answers ride along as hidden fields, and
 Previous/Next post the whole form back to the attempt page (htmx swaps just the
 form). Nothing is written before "Submit answers", so there is no draft state
 to keep consistent, and a stray tab or a double click cannot lose or mix answers.
+The same holds for the confirmation shown when questions are left blank: it
+carries every answer as hidden fields, to submit anyway or to go back.
+
+What a learner may see follows the quiz's policy (``services.quizzes``): "Check
+answer" only in practice quizzes; per-question feedback on the result page only
+once the policy releases it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from decimal import Decimal
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from webapp import htmx
@@ -23,6 +30,7 @@ from webapp.services import quizzes
 from webapp.services.exceptions import Conflict, PermissionDenied, ValidationFailed
 from webapp.services.progress import get_enrollment
 from webapp.web.edge import id_arg
+from webapp.web.question_text import question_inline
 from webapp.web.quiz import bp
 from webapp.web.quiz.forms import answer_for, answers_from_form, display_order
 
@@ -95,30 +103,30 @@ def attempt(attempt_id: int):
 @bp.post("/questions/<int:question_id>/check")
 @login_required
 def check(question_id: int):
-    """Immediate feedback for one question: a partial for htmx, else the whole attempt page."""
+    """Immediate feedback for one question of a practice quiz: a partial for htmx, else
+    the whole attempt page. A graded quiz refuses (403, with the reason)."""
     attempt_id = request.form.get("attempt_id", type=id_arg)
     if attempt_id is None:
         raise ValidationFailed("This answer is not part of an attempt.")
+    graded, error = None, None
     try:
-        question = quizzes.get_attempt_question(current_user, attempt_id, question_id)
+        graded = quizzes.check_answer(current_user, attempt_id, question_id,
+                                      answer_for(request.form, question_id))
     except Conflict as exc:
         flash(exc.message, "info")
         return htmx.redirect(url_for(".result", attempt_id=attempt_id))
-    graded, error = None, None
-    try:
-        graded = quizzes.grade_question(question, answer_for(request.form, question.id))
     except ValidationFailed as exc:
         error = exc.message
     status = 400 if error else 200
     if htmx.is_partial():
-        return htmx.render("quiz/_feedback.html", status_code=status, question=question,
+        return htmx.render("quiz/_feedback.html", status_code=status, question_id=question_id,
                            graded=graded, error=error)
     attempt = quizzes.get_attempt(current_user, attempt_id)
     return _render_attempt(
         attempt, request.form, status=status, partial=False,
-        feedback={question.id: graded} if graded else {},
-        errors={f"q{question.id}": error} if error else {},
-        focus_question=question.id,
+        feedback={question_id: graded} if graded else {},
+        errors={f"q{question_id}": error} if error else {},
+        focus_question=question_id,
     )
 
 
@@ -128,7 +136,11 @@ def submit(attempt_id: int):
     result_url = url_for(".result", attempt_id=attempt_id)
     try:
         answers = answers_from_form(request.form)
-        quizzes.submit_attempt(current_user, attempt_id, answers)
+        quizzes.submit_attempt(current_user, attempt_id, answers,
+                               allow_unanswered=request.form.get("unanswered") == "submit")
+    except quizzes.UnansweredQuestions as exc:
+        db.session.rollback()
+        return _render_confirm(quizzes.get_attempt(current_user, attempt_id), exc)
     except Conflict:
         db.session.rollback()
         flash("This attempt was already submitted, so it was not recorded again. "
@@ -148,6 +160,24 @@ def submit(attempt_id: int):
         )
     db.session.commit()
     return htmx.redirect(result_url)
+
+
+def _render_confirm(attempt: Attempt, unanswered: quizzes.UnansweredQuestions):
+    """"You left questions 2 and 5 unanswered": submit anyway, or go back with every
+    answer kept (they travel as hidden fields, as in one-question mode)."""
+    quiz = quizzes.get_quiz(attempt.quiz_id)
+    questions = list(quiz.questions)
+    blank = [(n, questions[n - 1]) for n in unanswered.numbers]
+    one = request.args.get("one") == "1"
+    first_number, first = blank[0]
+    back_url = url_for(".attempt", attempt_id=attempt.id, one="1" if one else None)
+    return render_template(
+        "quiz/confirm.html", quiz=quiz, attempt=attempt, questions=questions, blank=blank,
+        answers=request.form, one=one, first_number=first_number,
+        back_url=f"{back_url}#question-{first.id}",
+        submit_url=url_for(".submit", attempt_id=attempt.id, one="1" if one else None),
+        message=unanswered.message,
+    )
 
 
 def _render_attempt(
@@ -172,6 +202,7 @@ def _render_attempt(
     context = {
         "quiz": quiz,
         "attempt": attempt,
+        "practice": quiz.mode == "practice",
         "questions": questions,
         "orders": {q.id: display_order(q, attempt.id) for q in questions},
         "answers": answers,
@@ -196,34 +227,35 @@ def result(attempt_id: int):
     attempt = quizzes.get_attempt(current_user, attempt_id)
     if attempt.status != "submitted":
         return htmx.redirect(url_for(".attempt", attempt_id=attempt.id))
-    attempt, quiz, answers = quizzes.get_attempt_result(current_user, attempt_id)
+    outcome = quizzes.get_attempt_result(current_user, attempt_id)
+    quiz = outcome.quiz
     course = quizzes.quiz_course(quiz)
-    record = quizzes.quiz_record(current_user, quiz)
-    can_retake = record.open_attempt is None and (
-        quiz.max_attempts is None or record.attempts_used < quiz.max_attempts
-    )
     return render_template(
-        "quiz/result.html", attempt=attempt, quiz=quiz, course=course,
-        course_url=course_url(course), record=record, can_retake=can_retake,
-        answers=answers, given={q.id: answer_text(q, answers.get(q.id)) for q in quiz.questions},
-        percent=(100 * (attempt.score or 0)) // attempt.max_score if attempt.max_score else 0,
+        "quiz/result.html", outcome=outcome, attempt=outcome.attempt, quiz=quiz,
+        course=course, course_url=course_url(course), record=outcome.record,
+        answers=outcome.answers, points=quizzes.plain_points,
+        given={q.id: answer_text(q, outcome.answers.get(q.id)) for q in quiz.questions},
         certificate=quizzes.certificate_for(current_user, quiz.course_id),
     )
 
 
-def answer_text(question: Question, answer: Answer | None) -> str | None:
-    """The learner's answer as they would say it, or None when they gave none."""
+def answer_text(question: Question, answer: Answer | None) -> Markup | None:
+    """The learner's answer as they would say it (choices rendered like on the attempt
+    page), or None when they gave none."""
     if answer is None:
         return None
     if question.kind == "short_text":
-        return answer.text_answer or None
+        return escape(answer.text_answer) if answer.text_answer else None
     if question.kind == "numeric":
-        return _plain_number(answer.numeric_answer) if answer.numeric_answer is not None else None
+        if answer.numeric_answer is None:
+            return None
+        return escape(_plain_number(answer.numeric_answer))
     texts = {c.id: c.text for c in question.choices}
-    chosen = [texts[s.choice_id] for s in answer.selections if s.choice_id in texts]
+    chosen = [question_inline(texts[s.choice_id]) for s in answer.selections
+              if s.choice_id in texts]
     if not chosen:
         return None
-    return (" → " if question.kind == "ordering" else ", ").join(chosen)
+    return escape(" → " if question.kind == "ordering" else ", ").join(chosen)
 
 
 def _plain_number(number: Decimal) -> str:
