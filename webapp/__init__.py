@@ -223,7 +223,9 @@ def _register_blueprints(app: Flask) -> None:
     """Every area is a package ``webapp.web.<area>`` whose ``__init__`` defines ``bp``."""
     from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
     from webapp.web.edge import install_edge_checks
+    from webapp.web.times import install_time_filters
 
     install_edge_checks(app)
+    install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):
         app.register_blueprint(area.bp)
