@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 from flask_login import current_user
 from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
@@ -46,21 +46,40 @@ def viewer_time_zone() -> str:
     return zone or get_settings(current_app).time_zone
 
 
+def offset_label(moment: datetime, zone: str) -> str:
+    """``zone``'s offset from UTC at ``moment``: "UTC", "UTC+9", "UTC-3:30"."""
+    offset = moment.astimezone(_zone(zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    if not minutes:
+        return "UTC"
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+# (zone, offset, daylight saving) → the zone's common abbreviation then, or None. Babel
+# takes a fraction of a millisecond to look a name up; it changes only with these.
+_ABBREVIATIONS: dict[tuple[str, timedelta | None, timedelta | None], str | None] = {}
+
+
+def _abbreviation(local: datetime, zone: str) -> str | None:
+    for locale in (LOCALE, "en"):
+        name = format_datetime(local, "z", tzinfo=_zone(zone), locale=locale)
+        if _ABBREVIATION.fullmatch(name):
+            return name
+    return None
+
+
 def zone_label(moment: datetime, zone: str) -> str:
     """A short name for ``zone`` at ``moment``: a common abbreviation where people use one
     (UTC, GMT, BST, CET, CEST, EST, PDT …), else the offset (UTC+9, UTC+5:30)."""
     if zone == "UTC":
         return "UTC"
     local = moment.astimezone(_zone(zone))
-    for locale in (LOCALE, "en"):
-        name = format_datetime(local, "z", tzinfo=_zone(zone), locale=locale)
-        if _ABBREVIATION.fullmatch(name):
-            return name
-    offset = local.utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset else 0
-    sign = "+" if minutes >= 0 else "-"
-    hours, rest = divmod(abs(minutes), 60)
-    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    key = (zone, local.utcoffset(), local.dst())
+    if key not in _ABBREVIATIONS:
+        _ABBREVIATIONS[key] = _abbreviation(local, zone)
+    return _ABBREVIATIONS[key] or offset_label(moment, zone)
 
 
 def format_moment(value: datetime | date, zone: str, style: str = "datetime") -> str:
@@ -89,9 +108,7 @@ def local_time(value: datetime | date | None, style: str = "datetime", *,
     gives plain text (for ``<title>`` and attribute values)."""
     if value is None:
         return ""
-    if "tangent_time_zone" not in g:
-        g.tangent_time_zone = viewer_time_zone()
-    text = format_moment(value, g.tangent_time_zone, style)
+    text = format_moment(value, viewer_time_zone(), style)
     if not markup:
         return text
     return Markup('<time datetime="{}">{}</time>').format(machine_value(value, style),
@@ -101,8 +118,8 @@ def local_time(value: datetime | date | None, style: str = "datetime", *,
 def time_zone_choices(site_zone: str, now: datetime | None = None,
                       names: Iterable[str] | None = None) -> dict[str, list[SelectChoice]]:
     """The zones people pick from: the site's (value "") and UTC, then every zone grouped
-    by region ("Europe" → Europe/Paris …) and labelled with its abbreviation or offset
-    now. Legacy aliases (US/Eastern, GB …) are left out of the list but still accepted."""
+    by region ("Europe" → Europe/Paris …) and labelled with its offset from UTC now.
+    Legacy aliases (US/Eastern, GB …) are left out of the list but still accepted."""
     now = now or datetime.now(UTC)
     groups: dict[str, list[SelectChoice]] = {"General": [
         SelectChoice("", f"The site's time zone ({site_zone})"), SelectChoice("UTC", "UTC")]}
@@ -110,7 +127,7 @@ def time_zone_choices(site_zone: str, now: datetime | None = None,
         region, _, place = name.partition("/")
         if not place or region not in REGIONS:
             continue
-        label = f"{place.replace('_', ' ').replace('/', ' / ')} ({zone_label(now, name)})"
+        label = f"{place.replace('_', ' ').replace('/', ' / ')} ({offset_label(now, name)})"
         groups.setdefault(region, []).append(SelectChoice(name, label))
     return groups
 
