@@ -237,8 +237,10 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
     from webapp.web.edge import install_edge_checks
     from webapp.web.question_text import install_question_filters
+    from webapp.web.times import install_time_filters
 
     install_edge_checks(app)
     install_question_filters(app)
+    install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):
         app.register_blueprint(area.bp)

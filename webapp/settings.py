@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -80,6 +82,9 @@ class Settings:
     ai_course_monthly_budget: Decimal = Decimal(0)
     # "x-accel-redirect:/internal-prefix/" (nginx) or "x-sendfile": the proxy sends audio.
     audio_offload: str | None = None
+    # IANA time zone that times are shown in to anonymous viewers and to users who have
+    # not chosen one in their account settings.
+    time_zone: str = "UTC"
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,6 +140,30 @@ def _parse_currency(name: str, raw: str) -> str:
         raise ConfigError(f"{name}: expected a three-letter currency code such as USD or EUR, "
                           f"got {raw!r}")
     return code
+
+
+# The longest IANA name is 32 characters; anything much longer is not a time zone.
+TIME_ZONE_MAX = 64
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (the system's database, else the
+    ``tzdata`` package), plus "UTC"."""
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone name, exactly as spelled there."""
+    return len(name) <= TIME_ZONE_MAX and name in time_zone_names()
+
+
+def _parse_time_zone(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not is_time_zone(value):
+        raise ConfigError(f"{name}: expected an IANA time zone name such as UTC, "
+                          f"Europe/Paris or America/New_York, got {raw[:TIME_ZONE_MAX]!r}")
+    return value
 
 
 def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
@@ -264,6 +293,7 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "TANGENT_AI_COURSE_MONTHLY_BUDGET": ("ai_course_monthly_budget", _parse_decimal),
     "TANGENT_AUDIO_OFFLOAD": ("audio_offload", _parse_offload),
     "TANGENT_COST_CURRENCY": ("cost_currency", _parse_currency),
+    "TANGENT_TIME_ZONE": ("time_zone", _parse_time_zone),
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret

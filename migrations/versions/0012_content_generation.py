@@ -1,7 +1,7 @@
 """content_generation: one row whose random tag changes with every content write
 
 Revision ID: 0012_content_generation
-Revises: 0010_lesson_proposal
+Revises: 0011_user_time_zone
 Create Date: 2026-12-04 18:15:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0012_content_generation'
-down_revision = '0010_lesson_proposal'
+down_revision = '0011_user_time_zone'
 branch_labels = None
 depends_on = None
 

@@ -126,3 +126,81 @@ def test_learning_pages_have_no_accessibility_violations_and_a_clean_console(
     problems = [r for r in reports if r]
     assert problems == [], "\n".join(problems)
     browser_log.assert_clean()
+
+
+# Code in the languages lessons use, with the token kinds that carry their own colours:
+# comments, keywords, operator words, strings, numbers, builtins, decorators, prompts,
+# console output, tracebacks, inserted and deleted lines, tags and attributes.
+CODE_LESSON = '''Code of every colour.
+
+```python
+@dataclass
+class Stock:  # a comment
+    """A docstring."""
+    items: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str) -> int:
+        return self.items.get(name, 0) if name in self.items and not False else -1 ** 2
+print(f"{len([1, 2.5, 0x1F])!r:>4}", None, True, r"\\d+", b"\\x00")
+```
+
+```pycon
+>>> 1 / 0
+Traceback (most recent call last):
+  File "<stdin>", line 1, in <module>
+ZeroDivisionError: division by zero
+>>> print("output")
+output
+```
+
+```diff
+--- a/notes.txt
++++ b/notes.txt
+@@ -1,2 +1,2 @@
+-old line
++new line
+```
+
+```html
+<!-- a comment -->
+<a href="/courses/" class="button">Catalog &amp; more</a>
+```
+
+```bash
+#!/bin/sh
+export NAME="value" && echo "$NAME" | grep -c 'v' > /dev/null
+```
+
+## A table and a callout
+
+| kind | example |
+| --- | --- |
+| tuple | `(1, 2)` |
+
+<Callout kind="tip">
+A tip with `inline code` and a [link](/courses/).
+</Callout>
+'''
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_lesson_with_code_has_enough_colour_contrast(
+    page: Page, app: Flask, account: Account, scheme: str, sign_in
+) -> None:
+    """axe's color-contrast rule (the one Lighthouse failed on this page) on a lesson with
+    highlighted code of several languages, for an enrolled learner, light and dark."""
+    journey: Journey = make_journey_course(app, account, enrolled=True)
+    with app.app_context():
+        from webapp.models import Lesson
+        from webapp.services import courses
+
+        lesson = db.session.scalar(db.select(Lesson).filter_by(
+            slug=journey.lesson_path.rsplit("/", 1)[1]))
+        courses.set_lesson_source(None, lesson, CODE_LESSON)
+        db.session.commit()
+    page.emulate_media(color_scheme=scheme)
+    sign_in(page, account.email, account.password)
+    page.goto(journey.lesson_path)
+    expect(page.locator(".highlight")).to_have_count(5)
+    results = AXE.run(page, options={"runOnly": {"type": "rule", "values": ["color-contrast"]}})
+    assert results.violations_count == 0, results.generate_report()

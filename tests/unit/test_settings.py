@@ -213,3 +213,14 @@ def test_the_cost_currency_is_a_three_letter_code(tmp_path):
     assert load_settings({**env, "TANGENT_COST_CURRENCY": "eur"}).cost_currency == "EUR"
     with pytest.raises(ConfigError, match="TANGENT_COST_CURRENCY: expected a three-letter"):
         load_settings({**env, "TANGENT_COST_CURRENCY": "euros"})
+
+
+def test_the_site_time_zone_is_an_iana_name(tmp_path):
+    env = {"TANGENT_INSTANCE_PATH": str(tmp_path)}
+    assert load_settings(env).time_zone == "UTC"
+    assert load_settings({**env, "TANGENT_TIME_ZONE": " Europe/Paris "}).time_zone == \
+        "Europe/Paris"
+    for wrong in ("Mars/Olympus_Mons", "europe/paris", "CET+1", "../../etc/passwd", "",
+                  "Europe/" + "x" * 300):
+        with pytest.raises(ConfigError, match="TANGENT_TIME_ZONE: expected an IANA time zone"):
+            load_settings({**env, "TANGENT_TIME_ZONE": wrong})

@@ -121,7 +121,8 @@ def test_public_certificate_page_shows_the_certificate_and_nothing_else(app, cli
     issued = certificate.issued_at
     date = f"{issued.day} {issued:%B %Y}"
     assert f"This certificate is genuine: issued by Tangent on {date}." in page
-    assert f'<time datetime="{issued.date().isoformat()}">{date}</time>' in page
+    # In the site's time zone (UTC in the tests), the instant in UTC for machines.
+    assert f'<time datetime="{issued:%Y-%m-%dT%H:%M:%S}Z">{date}</time>' in page
     verify_url = f"http://localhost/certificates/{certificate.code}"
     assert f'<a href="{verify_url}">{verify_url}</a>' in page
     assert re.search(r'<link rel="stylesheet" href="/static/css/print.css" media="print">', page)

@@ -13,6 +13,7 @@ in ``webapp.content.components``, which finds them before Markdown is parsed.
 
 from __future__ import annotations
 
+import colorsys
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -361,8 +362,66 @@ def render_sections(source: str, fallback_title: str) -> list[RenderedSection]:
     return render_lesson(source, fallback_title).sections
 
 
+# WCAG AA for normal-size text; code is set a little smaller than body text.
+CODE_CONTRAST = 4.5
+_CSS_COLOR = re.compile(r"(?<![-\w])(color:\s*)(#[0-9a-fA-F]{3,6})\b")
+
+
+def _rgb(color: str) -> tuple[float, float, float]:
+    digits = color.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    r, g, b = (int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    return r, g, b
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rgb``/``#rrggbb`` colours (1 … 21)."""
+    a, b = sorted((_luminance(_rgb(foreground)), _luminance(_rgb(background))), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def _readable(color: str, background: str) -> str:
+    """``color``, or the nearest colour of the same hue (darker on a light background,
+    lighter on a dark one) that reaches ``CODE_CONTRAST`` against ``background``."""
+    if contrast_ratio(color, background) >= CODE_CONTRAST:
+        return color
+    hue, lightness, saturation = colorsys.rgb_to_hls(*_rgb(color))
+    step = -0.005 if _luminance(_rgb(background)) > 0.5 else 0.005
+    candidate = color
+    while contrast_ratio(candidate, background) < CODE_CONTRAST and 0 < lightness < 1:
+        lightness = min(max(lightness + step, 0.0), 1.0)
+        rgb = colorsys.hls_to_rgb(hue, lightness, saturation)
+        candidate = "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
+    return candidate
+
+
+def _code_style(name: str) -> str:
+    """Pygments' ``name`` style for ``.highlight``, with every token colour made readable
+    on the style's background, which the ``<pre>`` inside paints too (Pico gives <pre>
+    a background of its own, against which the colours were never chosen)."""
+    formatter = HtmlFormatter(style=name)
+    background = formatter.style.background_color
+    lines = []
+    for rule in formatter.get_style_defs(".highlight").splitlines():  # one rule a line
+        own = re.search(r"background-color:\s*(#[0-9a-fA-F]{3,6})\b", rule)
+        on = own.group(1) if own else background
+        lines.append(_CSS_COLOR.sub(lambda m, on=on: m.group(1) + _readable(m.group(2), on),
+                                    rule))
+    lines.append(f".highlight pre {{ background-color: {background}; }}")
+    return "\n".join(lines)
+
+
 def pygments_css() -> str:
     """Stylesheet for highlighted code, light and dark (written to static/css)."""
-    light = HtmlFormatter(style="default").get_style_defs(".highlight")
-    dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
+    light = _code_style("default")
+    dark = _code_style("monokai")
     return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"

@@ -41,6 +41,8 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     # Lessons open in focus mode (the learner's last choice).
     focus_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The IANA time zone the user reads times in; None follows the site's TANGENT_TIME_ZONE.
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -16,6 +16,7 @@ from webapp.models.users import ROLES, STATUSES
 from webapp.services.audit import delta_of, record_audit, record_security_event
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
 from webapp.services.sessions import end_sessions
+from webapp.settings import TIME_ZONE_MAX, is_time_zone
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 256
@@ -146,6 +147,23 @@ def update_profile(user: User, *, display_name: str) -> None:
         return
     user.display_name = name
     record_audit(user, "user.update", "user", user.id, delta)
+
+
+def set_time_zone(user: User, zone: str) -> None:
+    """Show ``user`` times in ``zone``, an IANA time zone name ("Europe/Paris"), or in the
+    site's zone when ``zone`` is empty. Anything else is refused with the reason."""
+    zone = (zone or "").strip()
+    if zone and not is_time_zone(zone):
+        shown = "".join(ch for ch in zone[:TIME_ZONE_MAX] if ch.isprintable())
+        raise ValidationFailed(
+            f"“{shown}” is not a time zone name. Choose one from the list (names such as "
+            "Europe/Paris or America/New_York, spelled as in the IANA time zone database).",
+            field="time_zone")
+    value = zone or None
+    if value == user.time_zone:
+        return
+    record_audit(user, "user.update", "user", user.id, {"time_zone": [user.time_zone, value]})
+    user.time_zone = value
 
 
 def _change_choice(user: User, field: str, value: str, allowed: tuple[str, ...]) -> str | None:

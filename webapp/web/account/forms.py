@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from webapp.services.accounts import NAME_MAX, PASSWORD_MAX
@@ -17,3 +17,9 @@ class PasswordForm(FlaskForm):
         "New password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
         description="At least 8 characters. Changing it signs you out everywhere else.",
     )
+
+
+class TimeZoneForm(FlaskForm):
+    # Choices are set by the view (webapp.web.times.time_zone_choices); the value is
+    # checked by accounts.set_time_zone, which says what is wrong with it.
+    time_zone = SelectField("Time zone", validate_choice=False)

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 
 from webapp.extensions import db
+from webapp.models.base import utcnow
 from webapp.services import accounts, sessions
 from webapp.services.exceptions import ValidationFailed
+from webapp.settings import get_settings
 from webapp.web import throttle
 from webapp.web.account import bp
-from webapp.web.account.forms import PasswordForm, ProfileForm
+from webapp.web.account.forms import PasswordForm, ProfileForm, TimeZoneForm
 from webapp.web.forms import ActionForm, valid_or_400
+from webapp.web.times import local_time, time_zone_choices
 
 
-def _page(profile: ProfileForm | None = None, password: PasswordForm | None = None, status=200):
+def _page(profile: ProfileForm | None = None, password: PasswordForm | None = None,
+          zone: TimeZoneForm | None = None, status=200):
     profile = profile or ProfileForm(display_name=current_user.display_name)
     password = password or PasswordForm(formdata=None)
+    zone = zone or TimeZoneForm(formdata=None, time_zone=current_user.time_zone or "")
+    zone.time_zone.choices = time_zone_choices(get_settings(current_app).time_zone)
+    zone.time_zone.description = Markup(
+        "Every page shows times in this zone. Now it is {}.").format(
+            local_time(utcnow()))
     token = session.get("sid")
     devices = [(row, sessions.describe_browser(row.user_agent), sessions.is_current(row, token))
                for row in sessions.list_sessions(current_user)]
     return render_template("account/settings.html", profile=profile, password=password,
-                           devices=devices, sign_out_form=ActionForm()), status
+                           zone=zone, devices=devices, sign_out_form=ActionForm()), status
 
 
 @bp.get("/")
@@ -44,6 +54,25 @@ def update_profile():
             flash("Your display name is saved.", "success")
             return redirect(url_for("account.settings"), 303)
     return _page(profile=form, status=400)
+
+
+@bp.post("/time-zone")
+@login_required
+def update_time_zone():
+    form = TimeZoneForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_time_zone(current_user, form.time_zone.data or "")
+        except ValidationFailed as exc:
+            form.time_zone.errors = [exc.message]
+        else:
+            db.session.commit()
+            chosen = current_user.time_zone
+            flash(f"Times are now shown in {chosen}." if chosen else
+                  f"Times now follow the site's time zone "
+                  f"({get_settings(current_app).time_zone}).", "success")
+            return redirect(url_for("account.settings"), 303)
+    return _page(zone=form, status=400)
 
 
 @bp.post("/sessions/end")
