@@ -80,6 +80,15 @@ def sign_in(page: Page, email: str, password: str) -> None:
            .get_by_role("button", name="Sign out", include_hidden=True)).to_have_count(1)
 
 
+def sign_out(page: Page) -> None:
+    """Sign out with the header's button, opening the phone menu first when it is folded."""
+    nav = page.get_by_role("navigation", name="Main")
+    button = nav.get_by_role("button", name="Sign out")
+    if not button.is_visible():
+        nav.get_by_text("Menu", exact=True).click()
+    button.click()
+
+
 @dataclass(frozen=True)
 class ShellPage:
     """A page of the site shell and how a user gets to it."""

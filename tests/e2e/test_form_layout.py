@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browser import sign_out
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
 from webapp.models import Lesson
@@ -52,7 +53,7 @@ def test_help_text_never_overlaps_its_field(page: Page, world: dict, width: int,
     expect(page.get_by_label("Your private note")).to_be_visible()
     save_screenshot(page, f"lesson-notes-{width}")
     assert page.evaluate(OVERLAPS) == [], "on the lesson page"
-    page.get_by_role("banner").get_by_role("button", name="Sign out").click()
+    sign_out(page)
 
     sign_in(page, "owner@example.org", DEFAULT_PASSWORD)
     for path in (f"/edit/lessons/{world['lesson_id']}", f"/edit/courses/{world['course_id']}",

@@ -120,7 +120,7 @@ def add_narration():
                               provider="espeak", mime_type="audio/mpeg", storage_name="a/b.mp3",
                               sha256="0" * 64, size_bytes=1000, duration_ms=61_000,
                               section_offsets={}, cost=Decimal(0)))
-    return "Listen to this lesson"
+    return 'id="narration-heading"'
 
 
 def bulk_statement():
