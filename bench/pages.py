@@ -12,7 +12,7 @@
    wrk (one thread, 8 connections, keep-alive) in interleaved rounds, so the machine's
    drift hits all targets alike: requests/s, the ratio to /healthz and to a static
    file, p50/p99 latency, SQL statements per page and the worker's CPU time per
-   request. Every response must be 200.
+   request (statements counted on a warm page). Every response must be 200.
 4. Prints the table, the peak RSS of each worker, stops the server and cleans up.
 
 Only 127.0.0.1 is contacted. Absolute numbers depend on the machine; ratios are the point.
@@ -194,10 +194,10 @@ def main() -> None:
         if args.only:
             wanted = {"healthz", "static", *args.only.split(",")}
             targets = {k: v for k, v in targets.items() if k in wanted}
-        statements = {name: probe(port, path, c) for name, (path, c) in targets.items()}
-        for path, c in targets.values():  # warm every page's caches
+        statements = {}
+        for name, (path, c) in targets.items():  # warm every page's caches, then count
             for _ in range(3):
-                probe(port, path, c)
+                statements[name] = probe(port, path, c)
         workers = worker_pids(proc.pid)
         print(f"server: gunicorn, {args.workers} worker(s) x {args.threads} threads, "
               f"{'PostgreSQL + Redis' if args.postgres else 'SQLite'}; "

@@ -167,6 +167,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
         configure_engine(db.engine, settings)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
+    _memoize_csrf_token(app)
     limiter = new_limiter()
     limiter.init_app(app)
     app.extensions["tangent.limiter"] = limiter
@@ -230,6 +231,21 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
         return url
 
     app.jinja_env.globals["static_url"] = static_url
+
+
+def _memoize_csrf_token(app: Flask) -> None:
+    """Templates call ``csrf_token()`` once per form (a lesson page has a dozen); the
+    token is the same for the whole request, so it is worked out once and kept in ``g``."""
+    from flask import g
+    from flask_wtf.csrf import generate_csrf
+
+    def csrf_token() -> str:
+        token = g.get("tangent_csrf_token")
+        if token is None:
+            token = g.tangent_csrf_token = generate_csrf()
+        return token
+
+    app.jinja_env.globals["csrf_token"] = csrf_token
 
 
 def _register_blueprints(app: Flask) -> None:
