@@ -19,6 +19,16 @@ SECURITY_EVENT_KINDS = (
     "role_changed",
     "status_changed",
     "registered",
+    "login_blocked",
+    "password_reset_requested",
+    "password_reset",
+    "email_verification_sent",
+    "email_verified",
+    "email_change_requested",
+    "email_changed",
+    "session_ended",
+    "account_exported",
+    "account_deleted",
 )
 
 

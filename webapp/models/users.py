@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint, false
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, choice_checks, fk_id, utcnow
@@ -13,7 +13,9 @@ from webapp.models.base import Base, choice_checks, fk_id, utcnow
 ROLES = ("learner", "editor", "admin")
 # The roles that may write courses (``User.is_editor``).
 EDITOR_ROLES = ("editor", "admin")
-STATUSES = ("active", "suspended", "banned")
+# "deleted": the account was closed; the row stays, anonymized, so that the audit trail
+# (which the database keeps append-only) still points at one pseudonymous actor.
+STATUSES = ("active", "suspended", "banned", "deleted")
 
 
 class User(UserMixin, Base):
@@ -43,6 +45,13 @@ class User(UserMixin, Base):
     focus_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The IANA time zone the user reads times in; None follows the site's TANGENT_TIME_ZONE.
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    # When the owner proved the address is theirs (a link mailed to it); None: not yet.
+    email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A suspension ends by itself at this moment (None: until an admin lifts it).
+    suspended_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Why the account is suspended or banned, shown to its owner at sign-in.
+    status_reason: Mapped[str] = mapped_column(String(500), default="",
+                                               server_default=text("''"))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -78,6 +87,9 @@ class UserSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Updated at most every few minutes by the requests of this session (not on each).
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class LearnerRow:
