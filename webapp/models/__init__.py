@@ -20,6 +20,7 @@ from webapp.models.courses import (
     Tag,
 )
 from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
+from webapp.models.mail import OutgoingMail
 from webapp.models.progress import (
     Bookmark,
     Certificate,
@@ -37,10 +38,12 @@ from webapp.models.quizzes import (
     Question,
     Quiz,
 )
+from webapp.models.tokens import AccountToken
 from webapp.models.users import User, UserSession
 
 __all__ = [
     "AcceptedAnswer",
+    "AccountToken",
     "Answer",
     "AnswerChoice",
     "Attempt",
@@ -67,6 +70,7 @@ __all__ = [
     "LessonRevision",
     "Module",
     "Note",
+    "OutgoingMail",
     "ProviderCall",
     "Question",
     "Quiz",
