@@ -18,8 +18,12 @@ Helpers that tests need are fixtures (``login``, ``csrf_token``, ``app_settings`
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import os
 import re
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +31,7 @@ from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
@@ -381,3 +386,65 @@ def redis_url() -> str:
     if reason:
         pytest.skip(reason)
     return url
+
+
+# --- mail: a real SMTP server on 127.0.0.1 that the app sends to -------------------------
+
+
+class SmtpSink:
+    """aiosmtpd handler that keeps what arrives (``messages``) or, while ``refuse_with`` is
+    set ("451 …"), answers every message with that reply instead."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse_with: str | None = None
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        if self.refuse_with:
+            return self.refuse_with
+        self.messages.append(email.message_from_bytes(envelope.content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted"
+
+    def links(self, index: int = -1) -> list[str]:
+        """The http(s) links in the plain-text part of message ``index``."""
+        body = self.messages[index].get_body(("plain",)).get_content()
+        return re.findall(r"https?://\S+", body)
+
+
+class SmtpServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sink = SmtpSink()
+        self.controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        return self.sink.messages
+
+    def start(self) -> None:
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(app: Flask, settings_override) -> Iterator[SmtpServer]:
+    """A running SMTP server the app sends all mail to (``.messages``, ``.sink.links()``,
+    ``.stop()``/``.start()`` to take it down and up, ``.sink.refuse_with = "451 …"``)."""
+    server = SmtpServer(_free_port())
+    server.start()
+    settings_override(mail_backend="smtp", mail_host="127.0.0.1", mail_port=server.port,
+                      mail_security="none", mail_timeout=5)
+    yield server
+    server.stop()

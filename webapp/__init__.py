@@ -106,6 +106,17 @@ def _configure(app: Flask, settings: Settings) -> None:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
         HTMX_CONFIG_JSON=json.dumps(HTMX_CONFIG, separators=(",", ":")),
+        # flask-mailman; which backend a message goes through is chosen per send
+        # (services/mail.py), so that the file backend needs no server settings.
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER=settings.mail_host or "localhost",
+        MAIL_PORT=settings.mail_port,
+        MAIL_USE_TLS=settings.mail_security == "starttls",
+        MAIL_USE_SSL=settings.mail_security == "tls",
+        MAIL_USERNAME=settings.mail_user,
+        MAIL_PASSWORD=settings.mail_password,
+        MAIL_DEFAULT_SENDER=settings.mail_from,
+        MAIL_TIMEOUT=settings.mail_timeout,
     )
     if settings.redis_url:
         try:
@@ -160,13 +171,14 @@ def scrub_sentry_event(event: dict, _hint: dict) -> dict:
 def _init_extensions(app: Flask, settings: Settings) -> None:
     from webapp import models  # noqa: F401  (register every table on the metadata)
     from webapp.database import MIGRATIONS_DIR, configure_engine, reset_begin_mode, set_read_only
-    from webapp.extensions import csrf, db, login_manager, migrate, new_limiter
+    from webapp.extensions import csrf, db, login_manager, mail, migrate, new_limiter
 
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, settings)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
+    mail.init_app(app)
     _memoize_csrf_token(app)
     limiter = new_limiter()
     limiter.init_app(app)

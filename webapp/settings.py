@@ -85,6 +85,28 @@ class Settings:
     # IANA time zone that times are shown in to anonymous viewers and to users who have
     # not chosen one in their account settings.
     time_zone: str = "UTC"
+    # --- mail and accounts (README, "Accounts, email and password recovery") ---
+    # The site's address as people reach it, for links in mail ("https://learn.example.org");
+    # None: the address of the request, or http://127.0.0.1:5000 outside a request.
+    base_url: str | None = None
+    # "smtp" sends through mail_host; "file" writes each message into instance/mail/.
+    # None: smtp when mail_host is set, else file.
+    mail_backend: str | None = None
+    mail_host: str | None = None
+    mail_port: int = 587
+    # "starttls" (port 587), "tls" (implicit TLS, port 465) or "none" (a local relay).
+    mail_security: str = "starttls"
+    mail_user: str | None = None
+    mail_password: str | None = None
+    mail_from: str = "Tangent <tangent@localhost>"
+    mail_timeout: int = 20
+    # "required": learners confirm their address before enrolling (and posting).
+    email_verification: str = "off"
+
+    @property
+    def mail_transport(self) -> str:
+        """The backend mail actually goes through: smtp or file."""
+        return self.mail_backend or ("smtp" if self.mail_host else "file")
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,6 +185,28 @@ def _parse_time_zone(name: str, raw: str) -> str:
     if not is_time_zone(value):
         raise ConfigError(f"{name}: expected an IANA time zone name such as UTC, "
                           f"Europe/Paris or America/New_York, got {raw[:TIME_ZONE_MAX]!r}")
+    return value
+
+
+def _parse_base_url(name: str, raw: str) -> str | None:
+    if not raw.strip():
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ConfigError(f"{name}: expected the site's address like https://learn.example.org, "
+                          f"got {raw!r}")
+    return raw.strip().rstrip("/")
+
+
+def _parse_mail_from(name: str, raw: str) -> str:
+    from email.utils import parseaddr
+
+    value = raw.strip()
+    address = parseaddr(value)[1]
+    if not value or len(value) > 200 or "@" not in address or "\n" in value or "\r" in value:
+        raise ConfigError(f"{name}: expected an address like 'Tangent <noreply@example.org>', "
+                          f"got {raw!r}")
     return value
 
 
@@ -294,6 +338,16 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "TANGENT_AUDIO_OFFLOAD": ("audio_offload", _parse_offload),
     "TANGENT_COST_CURRENCY": ("cost_currency", _parse_currency),
     "TANGENT_TIME_ZONE": ("time_zone", _parse_time_zone),
+    "TANGENT_BASE_URL": ("base_url", _parse_base_url),
+    "TANGENT_MAIL_BACKEND": ("mail_backend", _parse_choice(("smtp", "file"))),
+    "TANGENT_MAIL_HOST": ("mail_host", lambda name, raw: raw.strip() or None),
+    "TANGENT_MAIL_PORT": ("mail_port", lambda n, r: _parse_int(n, r, 1)),
+    "TANGENT_MAIL_SECURITY": ("mail_security", _parse_choice(("starttls", "tls", "none"))),
+    "TANGENT_MAIL_USER": ("mail_user", lambda name, raw: raw.strip() or None),
+    "TANGENT_MAIL_PASSWORD": ("mail_password", lambda name, raw: raw or None),
+    "TANGENT_MAIL_FROM": ("mail_from", _parse_mail_from),
+    "TANGENT_MAIL_TIMEOUT": ("mail_timeout", lambda n, r: _parse_int(n, r, 1)),
+    "TANGENT_EMAIL_VERIFICATION": ("email_verification", _parse_choice(("off", "required"))),
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -371,6 +425,8 @@ def load_settings(
         raise ConfigError(
             f"SECRET_KEY: expected at least {MIN_SECRET_KEY_LENGTH} characters in production"
         )
+    if settings.mail_transport == "smtp" and not settings.mail_host:
+        raise ConfigError("TANGENT_MAIL_HOST: required when TANGENT_MAIL_BACKEND=smtp")
     return replace(settings, instance_path=instance_path)
 
 

@@ -20,10 +20,14 @@ from pathlib import Path
 from flask import Flask
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
+from huey.exceptions import RetryTask
+from sqlalchemy import event
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "tangent"
 QUEUE_FILE = "jobs-queue.db"
+# Seconds between tries of a message the mail server refused for now.
+MAIL_RETRY_DELAY = 120
 
 
 def init_queue(app: Flask, settings) -> Huey:
@@ -48,17 +52,67 @@ def init_queue(app: Flask, settings) -> Huey:
 
                 db.session.remove()
 
+    @huey.task(name="tangent.send_mail")
+    def send_mail(mail_id: int) -> None:
+        from webapp.extensions import db
+        from webapp.services import mail
+        from webapp.settings import get_settings
+
+        with app.app_context():
+            try:
+                outcome = mail.deliver(mail_id, get_settings(app))
+                db.session.commit()
+            finally:
+                db.session.remove()
+        if outcome == "retry":
+            # huey runs the task again this much later; the row counts the tries and is
+            # marked failed after mail.MAX_ATTEMPTS.
+            raise RetryTask(delay=MAIL_RETRY_DELAY)
+
     @huey.periodic_task(crontab(minute="*"), name="tangent.recover_jobs")
     def recover_jobs() -> None:
         recover(app)
 
     app.extensions["tangent.huey"] = huey
     app.extensions["tangent.run_job"] = run_job
+    app.extensions["tangent.send_mail"] = send_mail
+    _listen_for_mail()
     return huey
 
 
 def enqueue_job(app: Flask, job_id: int) -> None:
     app.extensions["tangent.run_job"](job_id)
+
+
+def _send_committed_mail(session) -> None:
+    """After a commit, hand the mail its transaction queued to the queue (never before:
+    a rolled-back change sends nothing, and no request waits on a mail server)."""
+    from flask import current_app, has_app_context
+
+    from webapp.services.mail import pending_ids
+
+    ids = pending_ids(session)
+    if not ids or not has_app_context():
+        return
+    task = current_app.extensions.get("tangent.send_mail")
+    if task is None:
+        return
+    for mail_id in ids:
+        task(mail_id)
+
+
+def _forget_rolled_back_mail(session) -> None:
+    from webapp.services.mail import discard_pending
+
+    discard_pending(session)
+
+
+def _listen_for_mail() -> None:
+    from flask_sqlalchemy.session import Session
+
+    if not event.contains(Session, "after_commit", _send_committed_mail):
+        event.listen(Session, "after_commit", _send_committed_mail)
+        event.listen(Session, "after_rollback", _forget_rolled_back_mail)
 
 
 def recover(app: Flask) -> list[int]:

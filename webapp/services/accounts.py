@@ -8,18 +8,25 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from webapp.extensions import db
 from webapp.models import User
 from webapp.models.base import utcnow
 from webapp.models.users import ROLES, STATUSES
+from webapp.services import account_tokens, mail
 from webapp.services.audit import delta_of, record_audit, record_security_event
-from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
+from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from webapp.services.sessions import end_sessions
 from webapp.settings import TIME_ZONE_MAX, is_time_zone
 
-PASSWORD_MIN = 8
+PASSWORD_MIN = 10
 PASSWORD_MAX = 256
+# zxcvbn's score (0-4) a password needs: 3 is "safely unguessable: moderate protection
+# from offline slow-hash scenario".
+PASSWORD_SCORE = 3
+PASSWORD_HINT = ("At least 10 characters, not easy to guess. A phrase of four or five "  # noqa: S105
+                 "unrelated words is strong and easy to remember.")
 NAME_MAX = 80
 # Compared against when the account does not exist, so that a failed login
 # takes as long as one against a real account (no user enumeration by timing).
@@ -38,11 +45,51 @@ def normalize_email(raw: str) -> str:
     return checked.normalized.lower()
 
 
-def check_password_strength(password: str, *, field: str = "password") -> None:
+class VerificationRequired(PermissionDenied):
+    """The site asks for a confirmed email address before this (enrolling, posting)."""
+
+
+def check_password_strength(password: str, *, field: str = "password",
+                            user_inputs: tuple[str | None, ...] = ()) -> None:
+    """Refuse short, common and guessable passwords, with zxcvbn's own advice.
+
+    ``user_inputs`` (the email, the display name) count as guessable: a password made of
+    them is refused too.
+    """
     if len(password) < PASSWORD_MIN:
         raise ValidationFailed(f"Use at least {PASSWORD_MIN} characters.", field=field)
     if len(password) > PASSWORD_MAX:
         raise ValidationFailed(f"Use at most {PASSWORD_MAX} characters.", field=field)
+    inputs = [part for value in user_inputs if value
+              for part in (value, *value.replace("@", " ").replace(".", " ").split())]
+    result = zxcvbn(password, user_inputs=inputs)
+    if result["score"] >= PASSWORD_SCORE:
+        return
+    feedback = result["feedback"]
+    advice = " ".join(part for part in (feedback.get("warning") or "", *feedback.get(
+        "suggestions", [])) if part)
+    raise ValidationFailed(
+        "This password is too easy to guess. " + (advice or "Add another word or two: "
+                                                  "uncommon words are better."),
+        field=field)
+
+
+def require_verified(user: User, *, required: bool) -> None:
+    """Raise ``VerificationRequired`` when the site asks for a confirmed address
+    (``required``, from TANGENT_EMAIL_VERIFICATION) and ``user`` has not confirmed theirs."""
+    if required and user.email_verified_at is None:
+        raise VerificationRequired(
+            "Confirm your email address first: open the link we mailed to "
+            f"{user.email}, or send a new one.")
+
+
+def issue_reset_link(user: User, *, actor: User | None, site_url: str) -> str:
+    """A password-reset link for ``user`` that an admin passes on (or the CLI prints);
+    the link works once, for an hour. Audited; nothing is mailed."""
+    raw = account_tokens.issue_token(user, "reset")
+    record_audit(actor, "user.reset_link", "user", user.id, {})
+    record_security_event("password_reset_requested", user=user, actor=actor, by_admin=True)
+    return mail.absolute_url(site_url, "auth.reset_password", token=raw)
 
 
 def clean_display_name(raw: str) -> str:
@@ -81,7 +128,7 @@ def create_user(
 ) -> User:
     """Create an account; raises ``Conflict`` when the email is taken."""
     normalized = normalize_email(email)
-    check_password_strength(password)
+    check_password_strength(password, user_inputs=(normalized, display_name))
     if role not in ROLES:
         raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
     name = clean_display_name(display_name or normalized.split("@", 1)[0])
@@ -130,7 +177,8 @@ def change_password(user: User, current: str, new: str, *, ip: str | None = None
     """Change the password after checking the current one; ends every other session."""
     if not check_password_hash(user.password_hash, current):
         raise ValidationFailed("The current password is not correct.", field="current_password")
-    check_password_strength(new, field="new_password")
+    check_password_strength(new, field="new_password",
+                            user_inputs=(user.email, user.display_name))
     if current == new:
         raise ValidationFailed("Choose a password different from the current one.",
                                field="new_password")
@@ -199,3 +247,19 @@ def set_status(user: User, status: str, *, actor: User | None, reason: str = "")
     record_security_event(
         "status_changed", user=user, actor=actor, before=before, after=status, reason=reason
     )
+
+
+def set_password(user: User, new: str, *, actor: User | None, ip: str | None = None,
+                 kind: str = "password_changed", site_url: str | None = None) -> None:
+    """Give ``user`` the password ``new`` without the current one (a reset link, the CLI):
+    every session of theirs ends, and with ``site_url`` the owner is told by mail."""
+    check_password_strength(new, user_inputs=(user.email, user.display_name))
+    user.password_hash = generate_password_hash(new)
+    user.session_version += 1
+    end_sessions(user)
+    record_audit(actor, "user.password", "user", user.id, {"password": ["***", "***"]})
+    record_security_event(kind, user=user, actor=actor, ip=ip)
+    if site_url:
+        mail.queue_mail("password_changed", user.email, user=user, site_url=site_url,
+                        how="reset" if kind == "password_reset" else "changed",
+                        forgot_link=mail.absolute_url(site_url, "auth.forgot_password"))

@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("auth", __name__)
 
 # Views register themselves on ``bp``; import them after it exists.
-from webapp.web.auth import views  # noqa: E402, F401
+from webapp.web.auth import recovery_views, views  # noqa: E402, F401

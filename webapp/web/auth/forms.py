@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.services.accounts import NAME_MAX, PASSWORD_MAX
+from webapp.services.accounts import NAME_MAX, PASSWORD_HINT, PASSWORD_MAX
 
 
 class RegisterForm(FlaskForm):
@@ -13,7 +13,7 @@ class RegisterForm(FlaskForm):
     )
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
-        description="At least 8 characters. A long phrase is easiest to remember.",
+        description=PASSWORD_HINT,
     )
 
 

@@ -17,12 +17,13 @@ from flask_login import current_user, login_user, logout_user
 
 from webapp.database import run_in_transaction
 from webapp.extensions import db
-from webapp.services import accounts, sessions
+from webapp.services import accounts, recovery, sessions
 from webapp.services.audit import record_security_event
-from webapp.services.exceptions import Conflict, ValidationFailed
+from webapp.services.exceptions import ValidationFailed
 from webapp.web import throttle
-from webapp.web.auth import bp
+from webapp.web.auth import bp, limits
 from webapp.web.auth.forms import LoginForm, LogoutForm, RegisterForm
+from webapp.web.site import site_url
 
 
 def safe_next(target: str | None, default: str = "learn.dashboard") -> str:
@@ -53,21 +54,27 @@ def register():
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
+        wait = limits.hit("register")
+        if wait is not None:
+            form.email.errors.append(
+                f"Too many accounts from here. Try again in about {limits.minutes(wait)}.")
+            return render_template("auth/register.html", form=form), 429
         try:
-            user = run_in_transaction(
+            # The same answer for a new and a taken address (the owner of a taken one is
+            # told by mail): the page never says which addresses have accounts.
+            email = run_in_transaction(
                 db.session,
-                lambda: accounts.create_user(
+                lambda: recovery.register(
                     form.email.data, form.password.data,
                     display_name=form.display_name.data or None, ip=request.remote_addr,
+                    site_url=site_url(),
                 ),
             )
-        except (ValidationFailed, Conflict) as exc:
+        except ValidationFailed as exc:
             getattr(form, exc.field or "email").errors.append(exc.message)
             status = exc.status
         else:
-            _start_session(user)
-            flash("Welcome to Tangent! Your account is ready.", "success")
-            return redirect(url_for("main.index"), 303)
+            return render_template("auth/check_email.html", email=email, purpose="register")
     elif form.is_submitted():
         status = 400
     return render_template("auth/register.html", form=form), status
@@ -90,7 +97,8 @@ def login():
         minutes = max(1, round(wait / 60))
         form.email.errors.append(
             f"Too many failed sign-ins. Try again in about {minutes} minute"
-            f"{'s' if minutes != 1 else ''}, or reset your password with an admin's help."
+            f"{'s' if minutes != 1 else ''}, or choose a new one with “Forgot your password?”"
+            " below."
         )
         response = make_response(render_template("auth/login.html", form=form), 429)
         response.headers["Retry-After"] = str(wait)

@@ -9,16 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from flask import abort, flash, make_response, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from webapp import htmx
 from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
 from webapp.extensions import db
 from webapp.models import Lesson, Quiz, Section, User
-from webapp.services import audio, branches, courses, progress, reading
+from webapp.services import accounts, audio, branches, courses, progress, reading
 from webapp.services.completion import CourseProgress
 from webapp.services.exceptions import Conflict, ValidationFailed
+from webapp.settings import get_settings
 from webapp.web.forms import ActionForm
 from webapp.web.learn import bp
 from webapp.web.learn.forms import FocusForm, NoteForm
@@ -81,7 +91,22 @@ def _change_enrollment(slug: str, change, message: str):
 @bp.post("/courses/<slug>/enroll")
 @login_required
 def enroll(slug: str):
+    try:
+        accounts.require_verified(
+            _user(), required=get_settings(current_app).email_verification == "required")
+    except accounts.VerificationRequired:
+        return htmx.redirect(url_for("learn.verify_first", slug=slug))
     return _change_enrollment(slug, progress.enroll, ENROLLED)
+
+
+@bp.get("/courses/<slug>/verify-first")
+@login_required
+def verify_first(slug: str):
+    """Why enrolling was refused (TANGENT_EMAIL_VERIFICATION=required), with a resend button."""
+    course = courses.get_published_course(slug)
+    if current_user.email_verified_at is not None:
+        return redirect(url_for("learn.course", slug=slug), 303)
+    return render_template("learn/verify_required.html", course=course, form=ActionForm())
 
 
 @bp.get("/courses/<slug>/unenroll")
