@@ -399,7 +399,7 @@ class SmtpSink:
         self.messages: list[email.message.EmailMessage] = []
         self.refuse_with: str | None = None
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope) -> str:
         if self.refuse_with:
             return self.refuse_with
         self.messages.append(email.message_from_bytes(envelope.content,
