@@ -208,7 +208,8 @@ def settings_override(app: Flask):
     original = get_settings(app)
 
     def apply(**changes) -> None:
-        app.extensions["tangent.settings"] = replace(original, **changes)
+        # On top of earlier changes (another fixture's, e.g. smtp_server's mail settings).
+        app.extensions["tangent.settings"] = replace(get_settings(app), **changes)
 
     yield apply
     app.extensions["tangent.settings"] = original

@@ -27,26 +27,72 @@ def user_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(User))
 
 
-def test_registration_signs_in(app, client, register):
+def _confirm(client, link: str):
+    """Open a mailed link (a page with a button) and press the button."""
+    path = urlsplit(link).path
+    page = client.get(path)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      page.get_data(as_text=True)).group(1)
+    return client.post(path, data={"csrf_token": token})
+
+
+def _shape(response, email: str) -> str:
+    """The page with the address taken out, to compare answers for two addresses."""
+    text = response.get_data(as_text=True)
+    text = re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", text)
+    return text.replace(email, "EMAIL")
+
+
+def test_registration_mails_a_link_that_confirms_the_address_and_signs_in(
+        app, client, register, smtp_server):
     response = register(client, "New.Person@Example.org", display_name="New Person")
-    assert response.status_code == 303
+    assert response.status_code == 200
+    assert "Check your email" in response.get_data(as_text=True)
+    assert "new.person@example.org" in response.get_data(as_text=True)
+    assert client.get("/account/").status_code == 302  # not signed in before the link
+    [message] = smtp_server.messages
+    assert message["To"] == "new.person@example.org"
+    [link] = [url for url in smtp_server.sink.links() if "/verify-email/" in url]
+    assert _confirm(client, link).status_code == 303
     page = client.get("/account/")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "new.person@example.org" in text
-    assert "New Person" in text
+    assert "new.person@example.org" in text and "New Person" in text
+    assert "It is confirmed." in text
 
 
-def test_duplicate_email_in_other_case_is_a_conflict_on_the_form(app, client, register):
+def test_the_chosen_password_signs_in_before_the_link_is_opened(app, client, register, login,
+                                                               smtp_server):
+    register(client, "someone@example.org")
+    assert login(client, "someone@example.org").status_code == 303
+    assert client.get("/account/").status_code == 200
+
+
+def test_a_taken_address_gets_the_same_answer_and_its_owner_a_notice(app, client, register,
+                                                                    smtp_server):
     with app.app_context():
         make_user("ada@example.org")
-    response = register(client, "ADA@Example.ORG")
-    assert response.status_code == 409
-    text = response.get_data(as_text=True)
-    assert "An account with this email already exists." in text
-    assert 'name="email"' in text
-    assert user_count(app) == 1
+    taken = register(client, "ADA@Example.ORG")
+    fresh = register(app.test_client(), "bob@example.org")
+    assert taken.status_code == fresh.status_code == 200
+    assert _shape(taken, "ada@example.org") == _shape(fresh, "bob@example.org")
+    assert "already exists" not in taken.get_data(as_text=True)
+    assert user_count(app) == 2
     assert client.get("/account/").status_code == 302
+    to_owner = [m for m in smtp_server.messages if m["To"] == "ada@example.org"]
+    assert len(to_owner) == 1
+    assert "tried to create a Tangent account" in to_owner[0]["Subject"]
+    assert "/forgot-password" in to_owner[0].get_body(("plain",)).get_content()
+
+
+def test_repeated_attempts_on_a_taken_address_mail_its_owner_once_an_hour(app, register,
+                                                                         smtp_server):
+    with app.app_context():
+        make_user("ada@example.org")
+    for _ in range(3):
+        assert register(app.test_client(), "ada@example.org").status_code == 200
+    assert len(smtp_server.messages) == 1
 
 
 @pytest.mark.parametrize(
@@ -54,9 +100,13 @@ def test_duplicate_email_in_other_case_is_a_conflict_on_the_form(app, client, re
     [
         ("not-an-email", DEFAULT_PASSWORD, "email", "@"),
         ("", DEFAULT_PASSWORD, "email", "This field is required."),
-        ("short@example.org", "short", "password", "Use at least 8 characters."),
+        ("short@example.org", "short pw", "password", "Use at least 10 characters."),
+        ("weak@example.org", "password1234", "password", "This is a very common password."),
+        ("weak@example.org", "qwertyuiop", "password", "too easy to guess"),
+        ("maria.lopez@example.org", "maria.lopez@example.org", "password", "too easy to guess"),
     ],
-    ids=["invalid-email", "missing-email", "short-password"],
+    ids=["invalid-email", "missing-email", "short-password", "common-password",
+         "keyboard-row", "own-address"],
 )
 def test_bad_input_is_400_with_the_error_on_its_field(app, client, email, password, field,
                                                      message, register):
@@ -70,8 +120,27 @@ def test_bad_input_is_400_with_the_error_on_its_field(app, client, email, passwo
     assert user_count(app) == 0
 
 
-def test_signed_in_user_visiting_register_goes_home(app, client, register):
-    register(client, "someone@example.org")
+def test_a_weak_password_is_refused_alike_for_a_taken_address(app, client, register):
+    with app.app_context():
+        make_user("ada@example.org")
+    taken = register(client, "ada@example.org", "password1234")
+    fresh = register(app.test_client(), "bob@example.org", "password1234")
+    assert taken.status_code == fresh.status_code == 400
+    assert _shape(taken, "ada@example.org") == _shape(fresh, "bob@example.org")
+
+
+def test_registration_is_rate_limited_per_client_address(app, client, register, smtp_server):
+    for n in range(10):
+        assert register(client, f"user{n}@example.org").status_code == 200
+    response = register(client, "one-more@example.org")
+    assert response.status_code == 429
+    assert "Too many accounts from here" in response.get_data(as_text=True)
+
+
+def test_signed_in_user_visiting_register_goes_home(app, client, login):
+    with app.app_context():
+        make_user("someone@example.org")
+    login(client, "someone@example.org")
     response = client.get("/register")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/"

@@ -179,7 +179,8 @@ def change_email():
                 ip=request.remote_addr, site_url=site_url())
         except ValidationFailed as exc:
             db.session.rollback()
-            getattr(form, exc.field or "new_email").errors.append(exc.message)
+            field = "new_email" if exc.field in (None, "email") else exc.field
+            getattr(form, field, form.new_email).errors.append(exc.message)
         else:
             db.session.commit()
             flash(f"We sent a link to {new}. Your address changes when you open it "
