@@ -67,7 +67,9 @@ def test_users_create_duplicate_is_a_one_line_error(app, run):
     [
         (["not-an-email", "--password", DEFAULT_PASSWORD],
          "Error: An email address must have an @-sign."),
-        (["ada@example.org", "--password", "short"], "Error: Use at least 8 characters."),
+        (["ada@example.org", "--password", "short"], "Error: Use at least 10 characters."),
+        (["ada@example.org", "--password", "password1234"],
+         "Error: This password is too easy to guess. This is a very common password."),
     ],
 )
 def test_users_create_invalid_input_is_a_one_line_error(app, run, args, message):
@@ -228,8 +230,13 @@ def test_demo_never_prints_a_password_that_does_not_work(app, run, demo_file, mo
     assert logins["learner@example.com"] == ("learner", "demo-password-for-scripts")
 
 
+@pytest.mark.parametrize("password, message", [
+    ("short", "Error: Use at least 10 characters."),
+    ("password1234", "Error: This password is too easy to guess. This is a very common password."),
+])
 def test_demo_with_a_weak_environment_password_is_a_one_line_error(app, run, demo_file,
-                                                                  monkeypatch):
-    monkeypatch.setenv(DEMO_PASSWORD_ENV, "short")
-    assert _failed_cleanly(run("demo"), 1) == ["Error: Use at least 8 characters."]
+                                                                  monkeypatch, password, message):
+    monkeypatch.setenv(DEMO_PASSWORD_ENV, password)
+    [line] = _failed_cleanly(run("demo"), 1)
+    assert line.startswith(message)
     assert _counts(app) == (0, 0)

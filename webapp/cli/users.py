@@ -97,3 +97,59 @@ def users_list(limit: int) -> None:
         click.echo("No users yet. Create one with: tangent users create EMAIL --role admin")
     for user in rows:
         click.echo(f"{user.id:>6}  {user.role:<8} {user.status:<10} {user.email}")
+
+
+def _is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _site_url() -> str:
+    from flask import current_app
+
+    from webapp.services.mail import DEFAULT_BASE_URL
+    from webapp.settings import get_settings
+
+    return get_settings(current_app).base_url or DEFAULT_BASE_URL
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from the first line of standard input (scripts).")
+@with_appcontext
+@needs_schema
+@fail_on_domain_error
+def users_set_password(email: str, password_stdin: bool) -> None:
+    """Give the user with EMAIL a new password and end all their sessions."""
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    user = user_by_email(email)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not _is_terminal():
+        raise click.ClickException("--password-stdin is required when not run interactively")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    accounts.set_password(user, password, actor=None, site_url=_site_url())
+    db.session.commit()
+    click.echo(f"Password of {user.email} changed; every session of theirs has ended.")
+
+
+@users.command("reset-link")
+@click.argument("email")
+@with_appcontext
+@needs_schema
+@fail_on_domain_error
+def users_reset_link(email: str) -> None:
+    """Print a password-reset link for the user with EMAIL (works once, for an hour).
+
+    Pass it on to its owner yourself; nothing is mailed. Links point at TANGENT_BASE_URL.
+    """
+    from webapp.extensions import db
+    from webapp.services import accounts
+
+    user = user_by_email(email)
+    link = accounts.issue_reset_link(user, actor=None, site_url=_site_url())
+    db.session.commit()
+    click.echo(link)
