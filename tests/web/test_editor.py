@@ -369,7 +369,11 @@ def test_invite_and_remove_coeditor(app, editor_client, draft, login, token):
     url = f"/edit/courses/{draft['course']}/people"
     csrf = token(editor_client, url)
     learner = editor_client.post(url, data={"csrf_token": csrf, "email": "learner@example.org"})
-    assert learner.status_code == 400 and "editor role" in text(learner)
+    nobody = editor_client.post(url, data={"csrf_token": csrf, "email": "nobody@example.org"})
+    assert learner.status_code == nobody.status_code == 400 and "editor role" in text(learner)
+    # A learner's address and an unknown one get the same page.
+    assert text(learner).replace("learner@example.org", "X") == \
+        text(nobody).replace("nobody@example.org", "X")
     assert editor_client.post(url, data={"csrf_token": csrf,
                                          "email": "co@example.org"}).status_code == 303
     co = app.test_client()

@@ -14,6 +14,10 @@ from webapp.services.authoring.access import can_manage
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
+NOT_AN_EDITOR = ("No active editor account has that address. Co-editors must already be "
+                 "editors: an admin can give an account the editor role.")
+
+
 def co_editors(course: Course) -> Sequence[CourseEditor]:
     return db.session.scalars(
         select(CourseEditor).where(CourseEditor.course_id == course.id)
@@ -27,15 +31,12 @@ def invite_editor(actor: User, course: Course, email: str) -> CourseEditor:
         raise PermissionDenied("Only the course owner or an admin can invite co-editors.")
     email = (email or "").strip().lower()
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
-    if user is None:
-        raise ValidationFailed("There is no account with that email address.", field="email")
-    if user.id == course.owner_id:
+    if user is not None and user.id == course.owner_id:
         raise ValidationFailed("That is the course owner.", field="email")
-    if not user.is_editor:
-        raise ValidationFailed(f"{user.email} is a learner; an admin must give them the editor "
-                               "role first (tangent users set-role).", field="email")
-    if user.status != "active":
-        raise ValidationFailed(f"{user.email}'s account is not active.", field="email")
+    # One answer for "no account", "a learner's account" and "an inactive account": the
+    # form must not tell an editor which addresses belong to learners.
+    if user is None or not user.is_editor or user.status != "active":
+        raise ValidationFailed(NOT_AN_EDITOR, field="email")
     if db.session.get(CourseEditor, (course.id, user.id)) is not None:
         raise Conflict(f"{user.email} is already a co-editor.", field="email")
     entry = CourseEditor(course_id=course.id, user_id=user.id, added_by_id=actor.id)
