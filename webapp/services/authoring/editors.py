@@ -13,7 +13,6 @@ from webapp.services.audit import record_audit
 from webapp.services.authoring.access import can_manage
 from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
-
 NOT_AN_EDITOR = ("No active editor account has that address. Co-editors must already be "
                  "editors: an admin can give an account the editor role.")
 
