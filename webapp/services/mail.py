@@ -34,6 +34,7 @@ from sqlalchemy import select
 from webapp.extensions import db, mail
 from webapp.models import OutgoingMail, User
 from webapp.models.base import utcnow
+from webapp.models.mail import MAIL_STATUSES
 from webapp.services.audit import record_audit
 from webapp.services.exceptions import NotFound, ValidationFailed
 from webapp.settings import Settings
@@ -180,15 +181,21 @@ def retry_mail(mail_id: int, *, actor: User) -> OutgoingMail:
     return row
 
 
-def list_mail(status: str | None, *, before_id: int | None = None,
-              limit: int = 50) -> Sequence[OutgoingMail]:
-    """The mail log, newest first: ``limit`` rows with ids below ``before_id`` (keyset)."""
-    stmt = select(OutgoingMail).order_by(OutgoingMail.id.desc()).limit(limit)
+def list_mail(status: str | None, *, before: int | None = None,
+              page_size: int = 50) -> tuple[Sequence[OutgoingMail], int | None]:
+    """The mail log, newest first: a page of messages with ids below ``before`` (keyset
+    pagination), and the ``before`` of the next page (None on the last)."""
+    if status is not None and status not in MAIL_STATUSES:
+        raise ValidationFailed(f"Status must be one of {', '.join(MAIL_STATUSES)}.")
+    stmt = select(OutgoingMail).order_by(OutgoingMail.id.desc()).limit(page_size + 1)
     if status:
         stmt = stmt.where(OutgoingMail.status == status)
-    if before_id is not None:
-        stmt = stmt.where(OutgoingMail.id < before_id)
-    return db.session.scalars(stmt).all()
+    if before is not None:
+        stmt = stmt.where(OutgoingMail.id < before)
+    rows = db.session.scalars(stmt).all()
+    if len(rows) > page_size:
+        return rows[:page_size], rows[page_size - 1].id
+    return rows, None
 
 
 def pending_ids(session) -> list[int]:

@@ -1,6 +1,7 @@
 """Background jobs on the web: asking the AI for a course draft, the live job card
 (htmx polling that stops itself), cancelling, the editor's list of drafts, and the
-admin pages for jobs and the AI/TTS cost ledger (with a CSV for reconciliation).
+admin pages for jobs, the AI/TTS cost ledger (with a CSV for reconciliation) and the
+outgoing-mail log (mail_views).
 """
 
 from flask import Blueprint
@@ -8,4 +9,4 @@ from flask import Blueprint
 bp = Blueprint("jobs", __name__)
 
 # Views register themselves on ``bp``; import them after it exists.
-from webapp.web.jobs import views  # noqa: E402, F401
+from webapp.web.jobs import mail_views, views  # noqa: E402, F401
