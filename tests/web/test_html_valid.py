@@ -18,12 +18,13 @@ from sqlalchemy import select
 
 from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
-from webapp.models import GenerationJob, Lesson, LessonProposal, Quiz
+from webapp.models import GenerationJob, Lesson, LessonProposal, OutgoingMail, Quiz
 from webapp.models.base import utcnow
 from webapp.providers.text import LESSON_SCHEMA, ScaffoldProvider
-from webapp.services import quizzes
+from webapp.services import account_tokens, quizzes
 
 ROOT = Path(__file__).resolve().parents[2]
+NOT_FOUND = ("/no-such-page", "/reset-password/nosuchtoken")
 VNU_VERSION = "26.9.27"
 VNU_JAR = Path(os.environ.get("VNU_JAR") or
                ROOT / ".venv/vnu/node_modules/vnu-jar/build/dist/vnu.jar")
@@ -77,12 +78,21 @@ def _world(app, make_user, make_course, enroll) -> dict:
         db.session.add(proposal)
         other_lesson = db.session.scalars(select(Lesson).where(
             Lesson.course_id == course.id, Lesson.id != lesson.id)).first()
+        # Mailed links, and the mail log with a sent and a failed message.
+        tokens = {purpose: account_tokens.issue_token(learner, purpose, new_email=new_email)
+                  for purpose, new_email in (("reset", None), ("verify", None),
+                                             ("email_change", "moved@example.org"))}
+        db.session.add_all([OutgoingMail(
+            recipient="html-learner@example.org", subject=f"Message {status}",
+            template="password_reset", text_body="t", html_body="<p>h</p>", status=status,
+            attempts=1, last_error="554 No such mailbox" if status == "failed" else None)
+            for status in ("sent", "failed", "queued")])
         db.session.commit()
         return {"course": course.slug, "course_id": course.id, "lesson": lesson.slug,
                 "lesson_id": lesson.id, "quiz_id": quiz.id, "attempt_id": attempt.id,
                 "job_id": job.id, "proposal_id": proposal.id, "other_lesson_id": other_lesson.id,
                 "code_quiz_id": code_quiz.id, "taken_id": taken.id,
-                "question_id": code_quiz.questions[0].id}
+                "question_id": code_quiz.questions[0].id, "tokens": tokens}
 
 
 def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
@@ -91,10 +101,16 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
              f"/quizzes/{w['quiz_id']}", f"/attempts/{w['attempt_id']}", "/account/",
              f"/quizzes/{w['code_quiz_id']}", f"/attempts/{w['taken_id']}/result",
              # Submitting with every question blank: the confirmation page.
-             ("POST", f"/attempts/{w['attempt_id']}/submit")]
+             ("POST", f"/attempts/{w['attempt_id']}/submit"),
+             f"/confirm-email/{w['tokens']['email_change']}",
+             f"/courses/{w['course']}/verify-first"]
     return {
         None: ["/", "/courses/", "/login", "/register", f"/courses/{w['course']}",
-               "/no-such-page"],
+               "/no-such-page", "/forgot-password", f"/reset-password/{w['tokens']['reset']}",
+               f"/verify-email/{w['tokens']['verify']}", "/reset-password/nosuchtoken",
+               ("POST", "/forgot-password", {"email": "html-learner@example.org"}),
+               ("POST", "/register", {"email": "new@example.org",
+                                      "password": "lantern orchard velvet 73"})],
         "html-learner@example.org": learn,
         "html-editor@example.org": [
             "/edit/", f"/edit/courses/{w['course_id']}", f"/edit/lessons/{w['lesson_id']}",
@@ -112,7 +128,7 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
             f"/edit/lessons/{w['other_lesson_id']}",
             f"/edit/proposals/{w['proposal_id']}", f"/edit/proposals/{w['proposal_id']}/edit",
             f"/edit/proposals/{w['proposal_id']}/discard", f"/jobs/{w['job_id']}"],
-        "html-admin@example.org": ["/admin/jobs", "/admin/costs"],
+        "html-admin@example.org": ["/admin/jobs", "/admin/costs", "/admin/mail"],
     }
 
 
@@ -126,12 +142,14 @@ def test_main_pages_of_every_role_are_valid_html(app, vnu, tmp_path, login, make
             assert login(client, email, DEFAULT_PASSWORD).status_code in (302, 303)
         for path in paths:
             if isinstance(path, tuple):
+                data = path[2] if len(path) > 2 else {}
                 path = path[1]
-                response = client.post(path, data={"csrf_token": csrf_token(client,
-                                                                            "/account/")})
+                token_page = "/account/" if email else "/login"
+                response = client.post(path, data={**data, "csrf_token": csrf_token(
+                    client, token_page)})
             else:
                 response = client.get(path)
-            assert response.status_code == (404 if path == "/no-such-page" else 200), (
+            assert response.status_code == (404 if path in NOT_FOUND else 200), (
                 email, path, response.status_code)
             name = f"page{len(files):03d}.html"
             (tmp_path / name).write_bytes(response.data)
