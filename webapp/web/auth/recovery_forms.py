@@ -26,5 +26,5 @@ class EmailChangeForm(FlaskForm):
     new_email = EmailField(
         "New email address", filters=[strip], validators=[DataRequired(), Length(max=254)],
         description="We mail a link to the new address; the change happens when it is opened.")
-    password = PasswordField("Current password",
+    password = PasswordField("Your password",
                              validators=[DataRequired(), Length(max=PASSWORD_MAX)])
