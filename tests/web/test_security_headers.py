@@ -167,7 +167,10 @@ JINJA_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 def test_template_files_contain_no_inline_script_handlers_or_styles():
-    files = sorted(TEMPLATES.rglob("*.html"))
+    # Mail is read in mail programs, not under the site's CSP, and many of them keep only
+    # inline styles: templates/email/ is exempt.
+    files = sorted(path for path in TEMPLATES.rglob("*.html")
+                   if path.parent.name != "email")
     assert len(files) >= 5
     problems = {
         str(path.relative_to(TEMPLATES)): found
