@@ -157,3 +157,29 @@ def test_mail_settings_are_validated(var, value):
 
     with pytest.raises(ConfigError, match=var):
         load_settings({var: value}, {"secret_key": "x" * 40})
+
+
+def test_a_message_enqueued_twice_is_sent_once(app, app_ctx, make_user, smtp_server):
+    user = make_user()
+    row = _queue(user)
+    db.session.commit()
+    app.extensions["tangent.send_mail"](row.id)
+    assert len(smtp_server.messages) == 1
+    db.session.refresh(row)
+    assert row.attempts == 1
+
+
+def test_consumers_enqueue_mail_whose_enqueue_was_lost(app, app_ctx, make_user, smtp_server):
+    from webapp.jobs import recover
+
+    user = make_user()
+    old = OutgoingMail(recipient="lost@example.org", subject="s", template="password_reset",
+                       text_body="t", html_body="h", status="queued", attempts=0,
+                       created_at=datetime.now(UTC) - timedelta(hours=1), user_id=user.id)
+    db.session.add(old)
+    db.session.flush()
+    db.session.info.pop(mail.PENDING_KEY, None)  # as if the process stopped here
+    db.session.commit()
+    assert smtp_server.messages == []
+    recover(app)
+    assert [m["To"] for m in smtp_server.messages] == ["lost@example.org"]

@@ -60,7 +60,9 @@ def init_queue(app: Flask, settings) -> Huey:
 
         with app.app_context():
             try:
-                outcome = mail.deliver(mail_id, get_settings(app))
+                claimed = mail.claim(mail_id)
+                db.session.commit()
+                outcome = mail.deliver(mail_id, get_settings(app)) if claimed else "skipped"
                 db.session.commit()
             finally:
                 db.session.remove()
@@ -116,20 +118,27 @@ def _listen_for_mail() -> None:
 
 
 def recover(app: Flask) -> list[int]:
-    """Enqueue every queued job and every running job whose worker stopped beating."""
+    """Enqueue every queued job and every running job whose worker stopped beating (their
+    ids), and mail whose enqueue was lost."""
     from webapp.extensions import db
     from webapp.jobs.runner import stale_job_ids
+    from webapp.services.mail import unsent_ids
     from webapp.settings import get_settings
 
     with app.app_context():
         try:
             ids = stale_job_ids(get_settings(app).job_stale_seconds)
+            mail_ids = unsent_ids()
         finally:
             db.session.remove()
     for job_id in ids:
         enqueue_job(app, job_id)
     if ids:
         log.info("re-enqueued jobs %s", ids)
+    for mail_id in mail_ids:
+        app.extensions["tangent.send_mail"](mail_id)
+    if mail_ids:
+        log.info("re-enqueued mail %s", mail_ids)
     return ids
 
 

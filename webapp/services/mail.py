@@ -21,7 +21,7 @@ import logging
 import smtplib
 import socket
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from flask import current_app as _app
 from flask import render_template, url_for
 from flask_mailman import EmailMultiAlternatives
 from flask_mailman.backends.file import EmailBackend as _FileBackend
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.extensions import db, mail
 from webapp.models import OutgoingMail, User
@@ -138,14 +138,30 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
 
 
+def claim(mail_id: int) -> bool:
+    """Count a try of a queued message, so that one worker sends it even when it was
+    enqueued twice; False when it is not queued or another worker claimed this try. The
+    caller commits before ``deliver``."""
+    row = db.session.get(OutgoingMail, mail_id)
+    if row is None or row.status != "queued":
+        return False
+    result = db.session.execute(
+        update(OutgoingMail)
+        .where(OutgoingMail.id == mail_id, OutgoingMail.status == "queued",
+               OutgoingMail.attempts == row.attempts)
+        .values(attempts=row.attempts + 1)
+        .execution_options(synchronize_session=False))
+    db.session.expire(row)
+    return result.rowcount == 1
+
+
 def deliver(mail_id: int, settings: Settings) -> str:
-    """Send one queued message; what became of it: "sent", "failed", "retry" (a transient
+    """Send one claimed message; what became of it: "sent", "failed", "retry" (a transient
     error: it stays queued, to be tried again later) or "skipped" (it was not queued).
     The caller commits the row's new state."""
     row = db.session.get(OutgoingMail, mail_id)
     if row is None or row.status != "queued":
         return "skipped"
-    row.attempts += 1
     try:
         # The connection closes whatever happens (flask-mailman leaves it open on errors).
         with _connection(settings) as connection:
@@ -196,6 +212,16 @@ def list_mail(status: str | None, *, before: int | None = None,
     if len(rows) > page_size:
         return rows[:page_size], rows[page_size - 1].id
     return rows, None
+
+
+def unsent_ids(older_than: timedelta = timedelta(minutes=15)) -> list[int]:
+    """Queued messages never tried for ``older_than``: their enqueue was lost (the process
+    stopped between the commit and the queue); the consumers enqueue them again."""
+    return list(db.session.scalars(
+        select(OutgoingMail.id).where(OutgoingMail.status == "queued",
+                                      OutgoingMail.attempts == 0,
+                                      OutgoingMail.created_at < utcnow() - older_than)
+        .order_by(OutgoingMail.id).limit(500)))
 
 
 def pending_ids(session) -> list[int]:
