@@ -15,7 +15,8 @@ class PasswordForm(FlaskForm):
     )
     new_password = PasswordField(
         "New password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
-        description="At least 8 characters. Changing it signs you out everywhere else.",
+        description="At least 10 characters, not easy to guess. Changing it signs you out "
+                    "everywhere else.",
     )
 
 
