@@ -124,8 +124,9 @@ def verify_email(token: str):
             db.session.rollback()
             return _invalid_link(exc, "verify")
         db.session.commit()
-        signed_in_as_other = current_user.is_authenticated and current_user.id != user.id
-        if user.is_active and (not current_user.is_authenticated or signed_in_as_other):
+        # The link proves the mailbox, so it signs in a new account's owner; someone
+        # already signed in (as this user or another) stays as they are.
+        if user.is_active and not current_user.is_authenticated:
             _start_session(user)
         flash("Thank you: your email address is confirmed.", "success")
         return redirect(url_for("learn.dashboard"), 303)
