@@ -331,3 +331,47 @@ def test_email_change_errors_are_shown_on_their_fields(app, client, login, new, 
     response = _change_email(client, new, password)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
+
+
+def test_a_link_opens_only_what_it_was_made_for(app, client, smtp_server):
+    with app.app_context():
+        make_user("ada@example.org")
+    _forgot(client, "ada@example.org")
+    token = _link(smtp_server, "/reset-password/").rsplit("/", 1)[1]
+    assert client.get(f"/verify-email/{token}").status_code == 404
+    assert client.get(f"/confirm-email/{token}").status_code == 404
+    assert client.get(f"/reset-password/{token}").status_code == 200
+
+
+def test_an_email_change_link_works_once(app, client, login, smtp_server):
+    with app.app_context():
+        make_user("ada@example.org")
+    login(client, "ada@example.org")
+    _change_email(client, "ada@new.example.org")
+    index = next(i for i, m in enumerate(smtp_server.messages)
+                 if m["To"] == "ada@new.example.org")
+    path = _link(smtp_server, "/confirm-email/", index)
+    assert client.post(path, data={"csrf_token": _token(client, path)}).status_code == 303
+    assert client.get(path).status_code == 410
+
+
+def test_email_change_requests_are_rate_limited(app, client, login, smtp_server):
+    with app.app_context():
+        make_user("ada@example.org")
+    login(client, "ada@example.org")
+    for n in range(3):
+        assert _change_email(client, f"ada{n}@new.example.org").status_code == 303
+    response = _change_email(client, "ada9@new.example.org")
+    assert response.status_code == 429
+    assert "Too many requests" in response.get_data(as_text=True)
+
+
+def test_changing_the_password_in_settings_needs_a_strong_one(app, client, login):
+    with app.app_context():
+        make_user("ada@example.org", display_name="Ada")
+    login(client, "ada@example.org")
+    response = client.post("/account/password", data={
+        "current_password": DEFAULT_PASSWORD, "new_password": "password1234",
+        "csrf_token": _token(client, "/account/")})
+    assert response.status_code == 400
+    assert "too easy to guess" in response.get_data(as_text=True)
