@@ -23,6 +23,11 @@ def _queue(user, **extra):
                            link=f"{SITE}/reset-password/abc", hours=1, **extra)
 
 
+def _notice(user):
+    return mail.queue_mail("password_changed", user.email, user=user, site_url=SITE,
+                           how="changed", forgot_link=f"{SITE}/forgot-password")
+
+
 def _run_scheduled(app) -> None:
     """Run the retries huey scheduled (immediate mode keeps them for their time)."""
     huey = app.extensions["tangent.huey"]
@@ -114,7 +119,7 @@ def test_a_permanent_refusal_fails_at_once(app_ctx, make_user, smtp_server):
 def test_a_failed_message_can_be_retried(app_ctx, make_user, smtp_server):
     admin = make_user(role="admin")
     smtp_server.sink.refuse_with = "554 Not now"
-    row = _queue(admin)
+    row = _notice(admin)
     db.session.commit()
     smtp_server.sink.refuse_with = None
     mail.retry_mail(row.id, actor=admin)
@@ -184,3 +189,34 @@ def test_consumers_enqueue_mail_whose_enqueue_was_lost(app, app_ctx, make_user, 
     assert smtp_server.messages == []
     recover(app)
     assert [m["To"] for m in smtp_server.messages] == ["lost@example.org"]
+
+
+def test_a_sent_link_is_removed_from_the_database(app_ctx, make_user, smtp_server):
+    user = make_user()
+    row = _queue(user)
+    db.session.commit()
+    assert "/reset-password/abc" in smtp_server.messages[0].get_body(("plain",)).get_content()
+    db.session.refresh(row)
+    assert row.text_body == row.html_body == mail.REDACTED
+
+
+def test_a_failed_link_is_removed_and_cannot_be_retried(app_ctx, make_user, smtp_server):
+    from webapp.services.exceptions import ValidationFailed
+
+    admin = make_user(role="admin")
+    smtp_server.sink.refuse_with = "554 No such mailbox"
+    row = _queue(admin)
+    db.session.commit()
+    db.session.refresh(row)
+    assert row.status == "failed" and row.text_body == mail.REDACTED
+    assert not mail.can_retry(row)
+    with pytest.raises(ValidationFailed, match="single-use link"):
+        mail.retry_mail(row.id, actor=admin)
+
+
+def test_other_messages_keep_their_text(app_ctx, make_user, smtp_server):
+    user = make_user()
+    row = _notice(user)
+    db.session.commit()
+    db.session.refresh(row)
+    assert "/forgot-password" in row.text_body

@@ -84,7 +84,7 @@ def _world(app, make_user, make_course, enroll) -> dict:
                                              ("email_change", "moved@example.org"))}
         db.session.add_all([OutgoingMail(
             recipient="html-learner@example.org", subject=f"Message {status}",
-            template="password_reset", text_body="t", html_body="<p>h</p>", status=status,
+            template="password_changed", text_body="t", html_body="<p>h</p>", status=status,
             attempts=1, last_error="554 No such mailbox" if status == "failed" else None)
             for status in ("sent", "failed", "queued")])
         db.session.commit()

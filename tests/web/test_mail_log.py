@@ -29,7 +29,7 @@ def as_role(app, login):
 def _rows(app, *statuses: str, error: str = "554 Mailbox unavailable") -> list[int]:
     with app.app_context():
         rows = [OutgoingMail(recipient=f"r{n}@example.org", subject=f"Subject {n}",
-                             template="password_reset", text_body="t", html_body="<p>h</p>",
+                             template="password_changed", text_body="t", html_body="<p>h</p>",
                              status=status, attempts=1,
                              last_error=error if status == "failed" else None)
                 for n, status in enumerate(statuses)]
@@ -96,3 +96,13 @@ def test_retry_of_a_sent_or_unknown_message_is_refused(app, as_role):
     assert admin.post("/admin/mail/999999/retry", data={"csrf_token": token}).status_code == 404
     assert admin.post("/admin/mail/99999999999/retry",
                       data={"csrf_token": token}).status_code == 404
+
+
+def test_a_failed_message_with_a_link_offers_no_retry(app, as_role):
+    with app.app_context():
+        db.session.add(OutgoingMail(recipient="r@example.org", subject="Reset",
+                                    template="password_reset", text_body="x", html_body="x",
+                                    status="failed", attempts=5, last_error="554 No"))
+        db.session.commit()
+    page = as_role("admin").get("/admin/mail").get_data(as_text=True)
+    assert ">Retry<" not in page and "asks for a new one" in page

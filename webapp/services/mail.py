@@ -51,6 +51,12 @@ SUBJECTS = {
     "email_changed": "Your Tangent email address was changed",
     "password_changed": "Your Tangent password was changed",
 }
+# Messages that carry a single-use link. The link's token is stored only hashed, so once
+# such a message is sent (or has failed for good) its bodies are blanked: a copy of the
+# database must not hold working links. A failed one cannot be retried; its owner asks
+# for a new link.
+SECRET_TEMPLATES = frozenset({"password_reset", "verify_email", "email_change_confirm"})
+REDACTED = "(Removed once sent: this message held a single-use link.)"
 # Tries in all (the first send and the retries) before a message is marked failed.
 MAX_ATTEMPTS = 5
 ERROR_MAX = 500
@@ -178,9 +184,23 @@ def deliver(mail_id: int, settings: Settings) -> str:
             row.status = "failed"
         log.warning("mail %s to %s: attempt %s failed: %s", row.id, row.recipient,
                     row.attempts, row.last_error)
-        return "retry" if row.status == "queued" else "failed"
+        if row.status == "queued":
+            return "retry"
+        _redact(row)
+        return "failed"
     row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    _redact(row)
     return "sent"
+
+
+def _redact(row: OutgoingMail) -> None:
+    if row.template in SECRET_TEMPLATES:
+        row.text_body = row.html_body = REDACTED
+
+
+def can_retry(row: OutgoingMail) -> bool:
+    """Whether "Retry" can send ``row`` again (a failed message without a spent link)."""
+    return row.status == "failed" and row.template not in SECRET_TEMPLATES
 
 
 def retry_mail(mail_id: int, *, actor: User) -> OutgoingMail:
@@ -190,6 +210,9 @@ def retry_mail(mail_id: int, *, actor: User) -> OutgoingMail:
         raise NotFound("No such message.")
     if row.status != "failed":
         raise ValidationFailed("Only a message that failed can be sent again.")
+    if not can_retry(row):
+        raise ValidationFailed("This message held a single-use link, removed after the last "
+                               "try: its owner asks for a new link instead.")
     row.status, row.attempts = "queued", 0
     db.session.flush()
     record_audit(actor, "mail.retry", "outgoing_mail", row.id, {"status": ["failed", "queued"]})

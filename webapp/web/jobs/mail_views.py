@@ -25,7 +25,7 @@ def admin_mail():
     rows, next_before = mail.list_mail(status, before=before, page_size=PAGE_SIZE)
     return render_template("jobs/admin_mail.html", messages=rows, status=status,
                            statuses=MAIL_STATUSES, before=before, next_before=next_before,
-                           form=ActionForm())
+                           form=ActionForm(), can_retry=mail.can_retry)
 
 
 @bp.post("/admin/mail/<int:mail_id>/retry")
