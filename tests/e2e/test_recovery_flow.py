@@ -108,7 +108,8 @@ def test_recovery_and_account_pages_are_accessible(
         make_user("boss@example.org", role="admin")
         db.session.add(OutgoingMail(recipient=account.email, subject="Password changed",
                                     status="failed", template="password_changed",
-                                    text_body="t", html_body="h", attempts=5, last_error="451 Mailbox busy"))
+                                    text_body="t", html_body="h", attempts=5,
+                                    last_error="451 Mailbox busy"))
         db.session.commit()
     for path, name in (("/forgot-password", "forgot"),
                        (f"/reset-password/{tokens['reset']}", "reset"),
