@@ -53,6 +53,10 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     from webapp.logs import configure_logging
 
     configure_logging(app, settings.log_level, settings.log_format)
+    if settings.env == "production" and not settings.base_url:
+        # Links in mail would take the request's Host header, which the client chooses.
+        app.logger.warning("TANGENT_BASE_URL is not set: links in mail (password resets) use "
+                           "the address each request came to; set it to the site's address")
     if settings.sentry_dsn:
         _init_sentry(settings)
     _init_extensions(app, settings)
