@@ -375,3 +375,14 @@ def test_changing_the_password_in_settings_needs_a_strong_one(app, client, login
         "csrf_token": _token(client, "/account/")})
     assert response.status_code == 400
     assert "too easy to guess" in response.get_data(as_text=True)
+
+
+def test_a_closed_accounts_links_open_nothing(app, client, smtp_server):
+    with app.app_context():
+        make_user("ada@example.org")
+    _forgot(client, "ada@example.org")
+    path = _link(smtp_server, "/reset-password/")
+    with app.app_context():
+        db.session.execute(update(User).values(status="deleted"))
+        db.session.commit()
+    assert client.get(path).status_code == 404

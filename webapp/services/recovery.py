@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from webapp.extensions import db
-from webapp.models import OutgoingMail, User
+from webapp.models import AccountToken, OutgoingMail, User
 from webapp.models.base import utcnow
 from webapp.services import account_tokens, accounts, mail
 from webapp.services.audit import record_audit, record_security_event
@@ -49,18 +49,24 @@ def request_password_reset(email: str, *, ip: str | None, site_url: str) -> None
     record_security_event("password_reset_requested", user=user, ip=ip)
 
 
+def _token_user(raw: str, purpose: str) -> tuple[AccountToken, User]:
+    """A live token and its user; a closed account's links open nothing."""
+    token = account_tokens.find_token(raw, purpose)
+    user = db.session.get(User, token.user_id)
+    if user is None or user.status == "deleted":
+        raise account_tokens.TokenInvalid("unknown")
+    return token, user
+
+
 def check_reset_token(raw: str) -> User:
     """The user a live reset link is for; raises ``TokenInvalid``."""
-    token = account_tokens.find_token(raw, "reset")
-    return db.session.get(User, token.user_id)  # type: ignore[return-value]
+    return _token_user(raw, "reset")[1]
 
 
 def reset_password(raw: str, new: str, *, ip: str | None, site_url: str) -> User:
     """Set the password through a reset link: the link is spent, every session ends, and
     the address counts as confirmed (the link reached it). Returns the user to sign in."""
-    token = account_tokens.find_token(raw, "reset")
-    user = db.session.get(User, token.user_id)
-    assert user is not None  # the token row goes with its user
+    token, user = _token_user(raw, "reset")
     accounts.check_password_strength(new, user_inputs=(user.email, user.display_name))
     account_tokens.use_token(token)
     accounts.set_password(user, new, actor=user, ip=ip, kind="password_reset",
@@ -84,9 +90,7 @@ def send_verification(user: User, *, site_url: str, ip: str | None = None,
 
 def verify_email(raw: str, *, ip: str | None) -> User:
     """Confirm the address a verification link was sent to; returns its user."""
-    token = account_tokens.find_token(raw, "verify")
-    user = db.session.get(User, token.user_id)
-    assert user is not None
+    token, user = _token_user(raw, "verify")
     account_tokens.use_token(token)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
@@ -162,9 +166,8 @@ def request_email_change(user: User, new_email: str, password: str, *, ip: str |
 
 def confirm_email_change(raw: str, *, ip: str | None, site_url: str) -> User:
     """Move the account to the address the link was sent to (which proves it)."""
-    token = account_tokens.find_token(raw, "email_change")
-    user = db.session.get(User, token.user_id)
-    assert user is not None and token.new_email
+    token, user = _token_user(raw, "email_change")
+    assert token.new_email  # always set for this purpose
     if accounts.find_user_by_email(token.new_email) is not None:
         raise account_tokens.TokenInvalid("taken")
     account_tokens.use_token(token)
