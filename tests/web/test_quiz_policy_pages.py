@@ -195,6 +195,8 @@ def test_partial_credit_shows_on_the_result(app, client, sign_in):
     assert "<strong>Partly right</strong>\n          · 0.5 of 1 point" in page
     intro = _page(client.get(f"/quizzes/{world.quiz_id}"))
     assert "Multiple-choice questions give part of their points" in intro
+    # Below full marks, another attempt could raise the kept score: a real retake.
+    assert "Retake the quiz" in intro and "You have full marks" not in intro
 
 
 # --- code in questions -------------------------------------------------------------------------
