@@ -28,22 +28,17 @@ from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import (
-    Attempt,
+from webapp.models.content_generation import ROW_ID, TAG_KEY, ContentGeneration
+from webapp.models.courses import Course, Lesson, Module, Section
+from webapp.models.progress import (
     Bookmark,
     Certificate,
-    Course,
     Enrollment,
-    Lesson,
     LessonProgress,
-    Module,
-    Question,
-    Quiz,
-    Section,
     SectionProgress,
-    User,
 )
-from webapp.models.content_generation import ROW_ID, TAG_KEY, ContentGeneration
+from webapp.models.quizzes import Attempt, Question, Quiz
+from webapp.models.users import User
 from webapp.services import audio_access, branches, courses
 from webapp.services.completion import CourseProgress
 from webapp.services.exceptions import NotFound
