@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from webapp.services.accounts import NAME_MAX, PASSWORD_MAX
@@ -41,6 +42,7 @@ def notifications_form(current: dict[str, str]) -> FlaskForm:
 
     for kind in KINDS:
         setattr(NotificationsForm, kind.key, SelectField(
-            kind.label, choices=list(CHANNELS.items()), description=kind.description,
+            kind.label, choices=[SelectChoice(value, label) for value, label in CHANNELS.items()],
+            description=kind.description,
             default=current[kind.key]))
     return NotificationsForm()
