@@ -91,7 +91,9 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
              f"/quizzes/{w['quiz_id']}", f"/attempts/{w['attempt_id']}", "/account/",
              f"/quizzes/{w['code_quiz_id']}", f"/attempts/{w['taken_id']}/result",
              # Submitting with every question blank: the confirmation page.
-             ("POST", f"/attempts/{w['attempt_id']}/submit")]
+             ("POST", f"/attempts/{w['attempt_id']}/submit"),
+             "/account/sessions", "/account/notifications", "/account/data",
+             "/account/delete"]
     return {
         None: ["/", "/courses/", "/login", "/register", f"/courses/{w['course']}",
                "/no-such-page"],
