@@ -1,6 +1,6 @@
 """The account's pages in a real browser: signing out another device from the sessions
 page ends it on that device's next request, and every account page is accessible
-(axe-core) and CSP-clean, at desktop and phone width."""
+(axe-core) and CSP-clean, at desktop width in light and at phone width in dark."""
 
 from __future__ import annotations
 
@@ -50,11 +50,13 @@ def test_signing_out_another_device_signs_it_out_there(
     browser_log.assert_clean()
 
 
-@pytest.mark.parametrize("width", [1280, 375], ids=["desktop", "phone"])
+@pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (375, "dark")],
+                         ids=["desktop-light", "phone-dark"])
 def test_account_pages_are_accessible(
-    page: Page, account: Account, sign_in, browser_log: BrowserLog, width: int,
+    page: Page, account: Account, sign_in, browser_log: BrowserLog, width: int, scheme: str,
 ) -> None:
     page.set_viewport_size({"width": width, "height": 900})
+    page.emulate_media(color_scheme=scheme)
     sign_in(page, account.email, account.password)
     for path in ACCOUNT_PAGES:
         page.goto(path)

@@ -305,3 +305,19 @@ def test_the_last_admin_is_told_why_the_account_stays(app, client, login, csrf_t
     assert response.status_code == 409
     assert "last active admin" in response.get_data(as_text=True)
     assert _signed_in(client)
+
+
+def test_a_closed_accounts_certificate_no_longer_verifies(app, ada, csrf_token):
+    from tests.factories import make_course
+    from webapp.models import Certificate
+
+    with app.app_context():
+        course = make_course("Looms")
+        user = db.session.scalar(select(User).filter_by(email="ada@example.org"))
+        db.session.add(Certificate(user_id=user.id, course_id=course.id, code="c0ffee",
+                                   learner_name="Ada", course_title="Looms"))
+        db.session.commit()
+    assert app.test_client().get("/certificates/c0ffee").status_code == 200
+    ada.post("/account/delete", data={"password": DEFAULT_PASSWORD,
+                                      "csrf_token": csrf_token(ada, "/account/delete")})
+    assert app.test_client().get("/certificates/c0ffee").status_code == 404
