@@ -321,3 +321,21 @@ def test_a_closed_accounts_certificate_no_longer_verifies(app, ada, csrf_token):
     ada.post("/account/delete", data={"password": DEFAULT_PASSWORD,
                                       "csrf_token": csrf_token(ada, "/account/delete")})
     assert app.test_client().get("/certificates/c0ffee").status_code == 404
+
+
+def test_a_failed_last_seen_write_is_logged_and_the_page_still_answers(
+        app, ada, monkeypatch, caplog):
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.web import session_seen
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("UPDATE user_session", {}, Exception("database is locked"))
+
+    with app.app_context():
+        db.session.execute(update(UserSession).values(last_seen_at=None))
+        db.session.commit()
+    monkeypatch.setattr(session_seen, "touch_session", locked)
+    assert ada.get("/dashboard").status_code == 200
+    assert "could not record when session" in caplog.text
+    assert _signed_in(ada)
