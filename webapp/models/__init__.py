@@ -20,6 +20,7 @@ from webapp.models.courses import (
     Tag,
 )
 from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
+from webapp.models.notifications import NotificationPreference
 from webapp.models.progress import (
     Bookmark,
     Certificate,
@@ -67,6 +68,7 @@ __all__ = [
     "LessonRevision",
     "Module",
     "Note",
+    "NotificationPreference",
     "ProviderCall",
     "Question",
     "Quiz",
