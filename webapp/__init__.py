@@ -212,10 +212,24 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
             return None
         if int(user_id) > MAX_ID or int(session_version) > MAX_ID:
             return None
-        user = session_user(int(user_id), int(session_version), str(session_token))
-        if user is None or not user.is_active:
+        live = session_user(int(user_id), int(session_version), str(session_token))
+        if live is None or not live.user.is_active:
             return None
-        return user
+        if live.stale():
+            from flask import g
+
+            g.tangent_seen_session = live.session_id
+        return live.user
+
+    @app.teardown_request
+    def _record_session_seen(_exc) -> None:
+        from flask import g
+
+        from webapp.web.session_seen import record_seen
+
+        session_id = g.pop("tangent_seen_session", None)
+        if session_id is not None:
+            record_seen(session_id, ip=request.remote_addr)
 
     @app.before_request
     def _begin_mode() -> None:
@@ -267,11 +281,13 @@ def _memoize_csrf_token(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     """Every area is a package ``webapp.web.<area>`` whose ``__init__`` defines ``bp``."""
     from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
+    from webapp.web.course_cards import install_card_cache
     from webapp.web.edge import install_edge_checks
     from webapp.web.question_text import install_question_filters
     from webapp.web.times import install_time_filters
 
     install_edge_checks(app)
+    install_card_cache(app)
     install_question_filters(app)
     install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):

@@ -204,3 +204,41 @@ def test_a_lesson_with_code_has_enough_colour_contrast(
     expect(page.locator(".highlight")).to_have_count(5)
     results = AXE.run(page, options={"runOnly": {"type": "rule", "values": ["color-contrast"]}})
     assert results.violations_count == 0, results.generate_report()
+
+
+WIDE_LESSON = '''Code and a table wider than a phone.
+
+```python
+result = some_function_with_a_long_name(first_argument, second_argument, third_argument)
+```
+
+| column one | column two | column three | column four | column five | column six |
+|---|---|---|---|---|---|
+| a long cell value | another long cell value | and another one | more words | more | end |
+'''
+
+
+def test_at_phone_width_scrolling_code_and_tables_pass_axe(page: Page, app: Flask,
+                                                            account: Account, sign_in) -> None:
+    """Code blocks and tables scroll inside their box at 375 px; keyboard users reach
+    them (tabindex), so axe's scrollable-region-focusable rule holds with every rule on."""
+    journey: Journey = make_journey_course(app, account, enrolled=True)
+    with app.app_context():
+        from webapp.models import Lesson
+        from webapp.services import courses
+
+        lesson = db.session.scalar(db.select(Lesson).filter_by(
+            slug=journey.lesson_path.rsplit("/", 1)[1]))
+        courses.set_lesson_source(None, lesson, WIDE_LESSON)
+        db.session.commit()
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, account.email, account.password)
+    page.goto(journey.lesson_path)
+    code = page.locator(".lesson-body pre").first
+    assert code.evaluate("e => e.scrollWidth > e.clientWidth"), "the code should scroll here"
+    assert page.locator(".lesson-body table").evaluate("e => e.scrollWidth > e.clientWidth")
+    results = AXE.run(page)
+    assert results.violations_count == 0, results.generate_report()
+    code.focus()
+    page.keyboard.press("ArrowRight")
+    expect(code).to_be_focused()

@@ -121,6 +121,13 @@ def test_the_phone_menu_works_with_the_keyboard(page: Page) -> None:
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Space")
     expect(_main_nav(page).get_by_role("link", name="Sign in")).to_be_hidden()
+    # Escape closes the open menu from inside it and gives focus back to its button.
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(_main_nav(page).get_by_role("link", name="Catalog")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(_main_nav(page).get_by_role("link", name="Sign in")).to_be_hidden()
+    expect(_menu_button(page)).to_be_focused()
 
 
 def test_the_phone_menu_works_without_javascript(no_js_page: Page) -> None:

@@ -495,8 +495,20 @@ def test_ordinary_rich_lessons_have_nothing_removed() -> None:
 
 
 def test_versions_were_bumped_with_the_policy() -> None:
-    assert POLICY_VERSION == "p2"
-    assert RENDERER_VERSION == "r3-p2"
+    assert POLICY_VERSION == "p3"
+    assert RENDERER_VERSION == "r4-p3"
+
+
+def test_code_blocks_and_tables_can_be_focused_to_scroll_them_by_keyboard() -> None:
+    """They scroll sideways on phones; axe's scrollable-region-focusable wants them
+    reachable by keyboard. The sanitizer lets exactly that tabindex through."""
+    source = "```python\nx = 1\n```\n\n```\nplain\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    html = "".join(s.html for s in render_lesson(source, "Lesson").sections)
+    assert html.count('<pre tabindex="0">') == 2
+    assert '<table tabindex="0">' in html
+    assert clean('<p tabindex="0">x</p><pre tabindex="-1">y</pre><table tabindex="5">'
+                 '<tr><td>z</td></tr></table>') == ('<p>x</p><pre>y</pre><table>'
+                                                    '<tbody><tr><td>z</td></tr></tbody></table>')
 
 
 # --- anything goes in, nothing runs -----------------------------------------------------------

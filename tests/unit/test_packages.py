@@ -337,7 +337,8 @@ def test_round_trip_renders_identically(editor):
     # Spot checks that the comparison covers what matters.
     sections = [s for m in copy["modules"] for lesson in m[2] for s in lesson[5]]
     html = "".join(s[3] for s in sections)
-    assert 'class="highlight"' in html and "<table>" in html and 'class="callout' in html
+    assert 'class="highlight"' in html and '<table tabindex="0">' in html
+    assert 'class="callout' in html
     assert "footnote" in html
     quiz = copy["modules"][0][3][0]
     assert quiz[5:8] == ("graded", "after_last_attempt", "proportional")

@@ -314,3 +314,27 @@ def test_the_job_card_state_follows_the_proposal(lesson, with_model):
     state = regeneration.proposal_state(job.id)
     assert (state.status, state.decided_by) == ("discarded", _editor().display_name)
     assert regeneration.proposal_state(job.id + 1000) is None
+
+
+def test_the_model_is_shown_the_lesson_as_it_stands(lesson):
+    """The rewrite prompt carries the lesson's text and the headings to keep, over real
+    HTTP to an OpenAI-compatible server; the model's answer becomes the proposal."""
+    from dataclasses import replace
+
+    from tests.fake_openai import chat_reply, fake_openai_server
+    from webapp.providers.text import make_text_provider
+
+    with fake_openai_server() as server:
+        server.push(chat_reply({"markdown": REWRITE}))
+        settings = replace(get_settings(current_app), ai_provider="openai",
+                           ai_base_url=server.url, ai_model="test-model", ai_api_key="k")
+        job, _created = regeneration.request_regeneration(_editor(), lesson, settings=settings)
+        db.session.commit()
+        pipeline = regeneration.RegenerationPipeline(make_text_provider(settings))
+        pipeline.run_step(job, "write")
+        [request] = server.requests
+    user_message = request.json()["messages"][-1]["content"]
+    assert "Push and fold." in user_message and "Hot oven." in user_message
+    assert "“Knead”; “Proof”; “Bake”" in user_message
+    assert job.state["markdown"] == REWRITE
+    assert job.state["provenance"][2] == "lesson_rewrite.v1"

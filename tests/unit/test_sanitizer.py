@@ -206,7 +206,7 @@ def test_markdown_structure_survives() -> None:
               "![alt](https://example.org/a.png)\n\n[rel](/courses/x)\n\nNote[^1]\n\n[^1]: yes")
     html = render_markdown(source)
     for fragment in ('<h2 id="step-one">', "<em>em</em>", "<strong>strong</strong>",
-                     "<code>code</code>", "<table>", "<td>1</td>",
+                     "<code>code</code>", "<table tabindex=\"0\">", "<td>1</td>",
                      '<aside class="callout callout-warning" role="note" aria-label="Warning">',
                      '<img src="https://example.org/a.png" alt="alt">',
                      '<a href="/courses/x">rel</a>', '<a href="#fn1" id="fnref1">'):

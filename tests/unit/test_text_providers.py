@@ -416,6 +416,10 @@ SCAFFOLD_CALLS = [
     ("branch", {"topic": "Wild yeast", "level": "advanced", "course_title": "Sourdough",
                 "lesson_title": "Feeding a starter", "lesson_excerpt": "Flour and water …"},
      BRANCH_SCHEMA),
+    ("lesson_rewrite", {**{k: v for k, v in LESSON_VARS.items() if k != "lesson_goal"},
+                        "headings": "“Feed it”; “Bake”",
+                        "current_lesson": "Intro.\n\n## Feed it\n\nFlour.\n\n## Bake\n\nHot."},
+     LESSON_SCHEMA),
 ]
 
 

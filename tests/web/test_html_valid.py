@@ -76,6 +76,11 @@ def _world(app, make_user, make_course, enroll) -> dict:
                                   title=lesson.title, source=source, provider="scaffold",
                                   model="scaffold-1", requested_by_id=editor.id)
         db.session.add(proposal)
+        # A second device, so the sessions page has a "Sign out" form to check.
+        from webapp.services.sessions import start_session
+
+        start_session(learner, user_agent="Mozilla/5.0 (Windows NT 10.0) Firefox/133.0",
+                      ip="192.0.2.7")
         other_lesson = db.session.scalars(select(Lesson).where(
             Lesson.course_id == course.id, Lesson.id != lesson.id)).first()
         # Mailed links, and the mail log with a sent and a failed message.
@@ -103,7 +108,9 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
              # Submitting with every question blank: the confirmation page.
              ("POST", f"/attempts/{w['attempt_id']}/submit"),
              f"/confirm-email/{w['tokens']['email_change']}",
-             f"/courses/{w['course']}/verify-first"]
+             f"/courses/{w['course']}/verify-first",
+             "/account/sessions", "/account/notifications", "/account/data",
+             "/account/delete"]
     return {
         None: ["/", "/courses/", "/login", "/register", f"/courses/{w['course']}",
                "/no-such-page", "/forgot-password", f"/reset-password/{w['tokens']['reset']}",

@@ -195,6 +195,8 @@ def test_partial_credit_shows_on_the_result(app, client, sign_in):
     assert "<strong>Partly right</strong>\n          · 0.5 of 1 point" in page
     intro = _page(client.get(f"/quizzes/{world.quiz_id}"))
     assert "Multiple-choice questions give part of their points" in intro
+    # Below full marks, another attempt could raise the kept score: a real retake.
+    assert "Retake the quiz" in intro and "You have full marks" not in intro
 
 
 # --- code in questions -------------------------------------------------------------------------
@@ -228,7 +230,7 @@ def test_code_in_questions_renders_as_code_on_every_learner_page(app, client, ht
     attempt_id = int(response.headers["Location"].rsplit("/", 1)[1])
     page = _page(client.get(f"/attempts/{attempt_id}"))
     assert "What does <code>len(items)</code> return here?" in page
-    assert '<div class="highlight"><pre>' in page and "`" not in page.split("<main")[1]
+    assert '<div class="highlight"><pre tabindex="0">' in page and "`" not in page.split("<main")[1]
     assert "> <code>3</code></label>" in page
 
     with app.app_context():
@@ -256,7 +258,7 @@ def test_code_in_questions_renders_as_code_in_the_editor(app, client, htmx_clien
     page = _page(client.get(f"/edit/questions/{question_id}"))
     preview = page.split('id="question-preview"')[1]
     assert "What does <code>len(items)</code> return here?" in preview
-    assert "<pre>" in preview and "<code>3</code> <strong" in preview
+    assert "<pre tabindex=\"0\">" in preview and "<code>3</code> <strong" in preview
 
     token = sign_in(htmx_client, editor_email)
     typed = {"csrf_token": token, "prompt": "Is `x == y` true?", "explanation": "", "points": "1",

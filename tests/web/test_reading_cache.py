@@ -292,3 +292,38 @@ def test_without_a_tag_row_nothing_is_cached(app, reader):
         courses.add_module_unchecked(None, db.session.scalar(select(Course)), "More")
         db.session.commit()
     assert tag(app) is not None
+
+
+# --- rendered course-card heads (webapp/web/course_cards.py) ---------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/courses/"])
+def test_kept_card_heads_render_as_fresh_ones(app, reader, path):
+    from webapp.web import course_cards
+
+    course_cards._HEADS.clear()
+    cold = normalized(reader.get(path))
+    assert course_cards._HEADS, "the card heads should be kept"
+    assert normalized(reader.get(path)) == cold
+    # The learner's own part of a card (the badge) is never kept with the head.
+    assert "Enrolled" in cold
+    assert "Enrolled" not in app.test_client().get(path).get_data(as_text=True)
+
+
+def test_card_heads_follow_the_mount_point(app, reader):
+    """The links inside a kept head depend on where the site is mounted (SCRIPT_NAME)."""
+    reader.get("/courses/")
+    mounted = reader.get("/courses/", base_url="http://localhost/school/")
+    page = mounted.get_data(as_text=True)
+    assert 'href="/school/courses/cached"' in page
+    assert 'href="/courses/cached"' not in page
+
+
+def test_the_card_head_cache_is_bounded(app, reader, monkeypatch):
+    from webapp.web import course_cards
+
+    monkeypatch.setattr(course_cards, "HEADS_MAX", 1)
+    course_cards._HEADS.clear()
+    reader.get("/")
+    reader.get("/courses/")  # another heading level: other keys
+    assert len(course_cards._HEADS) <= 1

@@ -182,9 +182,9 @@ def test_sign_out_everywhere_ends_every_session_this_one_included(
     login(client, "ada@example.org", DEFAULT_PASSWORD)
     login(phone, "ada@example.org", DEFAULT_PASSWORD)
     copy = _copy_of_cookie(app, client)
-    page = client.get("/account/").get_data(as_text=True)
-    assert "Where you are signed in" in page and page.count("<tr>") == 3  # header + 2
-    assert "(this browser)" in page
+    page = client.get("/account/sessions").get_data(as_text=True)
+    assert "Where you are signed in" in page and page.count('class="session-card"') == 2
+    assert page.count("This browser") == 1
 
     response = client.post("/account/sessions/end",
                            data={"csrf_token": csrf_token(client, "/account/")})

@@ -34,14 +34,20 @@ def _zone_of(app, email: str = "ada@example.org") -> str | None:
         return db.session.scalar(select(User.time_zone).where(User.email == email))
 
 
+def _pages(client) -> str:
+    """The account page (the time zone setting) and the sessions page (times)."""
+    return "".join(client.get(path).get_data(as_text=True)
+                   for path in ("/account/", "/account/sessions"))
+
+
 def _save(client, csrf_token, zone: str):
     return client.post("/account/time-zone", data={
         "time_zone": zone, "csrf_token": csrf_token(client, "/account/")})
 
 
 def test_times_follow_the_site_zone_until_the_user_picks_one(app, ada, csrf_token):
-    page = ada.get("/account/").get_data(as_text=True)
-    # The sessions table: when this browser signed in, in UTC (the site's zone in tests).
+    page = _pages(ada)
+    # The sessions page: when this browser signed in, in UTC (the site's zone in tests).
     assert '<time datetime="2026-12-04T16:30:00Z">4 Dec 2026, 16:30 UTC</time>' in page
     assert '<option selected value="">The site&#39;s time zone (UTC)</option>' in page
     assert '<option value="Europe/Paris">Paris (' in page
@@ -49,13 +55,13 @@ def test_times_follow_the_site_zone_until_the_user_picks_one(app, ada, csrf_toke
     response = _save(ada, csrf_token, "Europe/Paris")
     assert response.status_code == 303
     assert _zone_of(app) == "Europe/Paris"
-    page = ada.get("/account/").get_data(as_text=True)
+    page = _pages(ada)
     assert "Times are now shown in Europe/Paris." in page
     assert '<time datetime="2026-12-04T16:30:00Z">4 Dec 2026, 17:30 CET</time>' in page
     assert '<option selected value="Europe/Paris">' in page
 
     _save(ada, csrf_token, "Asia/Tokyo")
-    page = ada.get("/account/").get_data(as_text=True)
+    page = _pages(ada)
     assert '<time datetime="2026-12-04T16:30:00Z">5 Dec 2026, 01:30 UTC+9</time>' in page
 
     # Back to the site's zone (stored as "none chosen", so it follows a change of the site's).
@@ -69,7 +75,7 @@ def test_times_follow_the_site_zone_until_the_user_picks_one(app, ada, csrf_toke
 
 def test_the_site_zone_is_the_default_for_users_who_chose_none(app, ada, settings_override):
     settings_override(time_zone="America/New_York")
-    page = ada.get("/account/").get_data(as_text=True)
+    page = _pages(ada)
     assert "4 Dec 2026, 11:30 EST" in page
     assert "The site&#39;s time zone (America/New_York)" in page
 

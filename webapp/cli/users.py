@@ -153,3 +153,55 @@ def users_reset_link(email: str) -> None:
     link = accounts.issue_reset_link(user, actor=None, site_url=_site_url())
     db.session.commit()
     click.echo(link)
+
+
+@users.command("export")
+@click.argument("email")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the JSON to this file (default: standard output).")
+@with_appcontext
+@needs_schema
+@fail_on_domain_error
+def users_export(email: str, output: str | None) -> None:
+    """Print (or write to --output) everything Tangent holds about the user with EMAIL, as
+    JSON: the same document as the "Download my data" button."""
+    import json
+
+    from webapp.extensions import db
+    from webapp.services import account_data
+
+    user = user_by_email(email)
+    document = account_data.export_user(user, actor=None)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if output:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+    db.session.commit()
+    if output:
+        click.echo(f"Wrote the data of {user.email} to {output}.", err=True)
+    else:
+        click.echo(text)
+
+
+@users.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Close the account without asking.")
+@with_appcontext
+@needs_schema
+@fail_on_domain_error
+def users_delete(email: str, yes: bool) -> None:
+    """Close the account of the user with EMAIL: delete their own rows and anonymize the
+    account, by the rules in the README ("Your account and your data")."""
+    from webapp.extensions import db
+    from webapp.services import account_data
+
+    user = user_by_email(email)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("--yes is required when not run interactively")
+        click.confirm(f"Close the account of {user.email}? This cannot be undone.", abort=True)
+    deleted = account_data.close_account(user, actor=None)
+    db.session.commit()
+    rows = sum(deleted.values())
+    click.echo(f"Closed the account: it is now {user.email}; {rows} row{'s' if rows != 1 else ''} "
+               "of theirs deleted.")

@@ -42,7 +42,7 @@ from webapp.content.components import (
 )
 from webapp.content.sanitize import POLICY_VERSION, clean, clean_with_report
 
-RENDERER_VERSION = f"r3-{POLICY_VERSION}"
+RENDERER_VERSION = f"r4-{POLICY_VERSION}"
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 
 
@@ -159,8 +159,17 @@ def _render_fence(self, tokens, idx, _options, _env) -> str:
     except ClassNotFound:
         lexer = None
     if lexer is None:
-        return f"<pre><code>{escape(token.content)}</code></pre>\n"
-    return highlight(token.content, lexer, _FORMATTER)
+        return f"<pre{_SCROLLS}><code>{escape(token.content)}</code></pre>\n"
+    return highlight(token.content, lexer, _FORMATTER).replace("<pre>", f"<pre{_SCROLLS}>", 1)
+
+
+# Code blocks and tables scroll sideways inside their box on narrow screens; keyboard
+# users can scroll them only if they can focus them (axe: scrollable-region-focusable).
+_SCROLLS = ' tabindex="0"'
+
+
+def _render_table_open(self, tokens, idx, options, env) -> str:
+    return f"<table{_SCROLLS}>\n"
 
 
 def _callout_render(self, tokens, idx, _options, _env):
@@ -177,6 +186,7 @@ def _callout_render(self, tokens, idx, _options, _env):
 def _build_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
     md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("table_open", _render_table_open)
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.use(footnote_plugin)
     md.use(container_plugin, name="callout", render=_callout_render,
@@ -254,6 +264,7 @@ def _build_question_parser() -> MarkdownIt:
     show as text) and headings (a question sits under the page's own headings)."""
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
     md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("table_open", _render_table_open)
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     md.disable(["heading", "lheading"])
     return md

@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 
 import bleach
 
-POLICY_VERSION = "p2"
+POLICY_VERSION = "p3"
 
 ALLOWED_TAGS = frozenset(
     {
@@ -62,6 +62,9 @@ def _allow_attribute(tag: str, name: str, value: str) -> bool:
         return bool(_ID_RE.match(value))
     if tag == "img" and name == "src":
         return _image_source_allowed(value)
+    if name == "tabindex":
+        # Only what makes a scrolling code block or table reachable by keyboard.
+        return tag in ("pre", "table") and value == "0"
     allowed = _TAG_ATTRIBUTES.get(tag, ())
     return name in allowed
 

@@ -21,6 +21,7 @@ from webapp.models.courses import (
 )
 from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
 from webapp.models.mail import OutgoingMail
+from webapp.models.notifications import NotificationPreference
 from webapp.models.progress import (
     Bookmark,
     Certificate,
@@ -70,6 +71,7 @@ __all__ = [
     "LessonRevision",
     "Module",
     "Note",
+    "NotificationPreference",
     "OutgoingMail",
     "ProviderCall",
     "Question",

@@ -21,18 +21,8 @@ from itertools import chain
 from sqlalchemy import Integer, String, event, insert, update
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
+from webapp.models import courses, jobs, quizzes
 from webapp.models.base import Base
-from webapp.models.courses import (
-    Course,
-    CoursePrerequisite,
-    CourseTag,
-    Lesson,
-    Module,
-    Section,
-    Tag,
-)
-from webapp.models.jobs import AudioAsset
-from webapp.models.quizzes import AcceptedAnswer, Choice, Question, Quiz
 
 ROW_ID = 1
 # Where a session keeps the tag it read, for the rest of its transaction.
@@ -46,8 +36,11 @@ class ContentGeneration(Base):
     tag: Mapped[str] = mapped_column(String(32))
 
 
-CONTENT_MODELS = (Course, CoursePrerequisite, CourseTag, Tag, Module, Lesson, Section,
-                  Quiz, Question, Choice, AcceptedAnswer, AudioAsset)
+CONTENT_MODELS = (
+    courses.Course, courses.CoursePrerequisite, courses.CourseTag, courses.Tag, courses.Module,
+    courses.Lesson, courses.Section, quizzes.Quiz, quizzes.Question, quizzes.Choice,
+    quizzes.AcceptedAnswer, jobs.AudioAsset,
+)
 CONTENT_TABLES = frozenset(model.__table__.name for model in CONTENT_MODELS)
 _TABLE = ContentGeneration.__table__
 

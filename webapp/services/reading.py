@@ -28,22 +28,17 @@ from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import (
-    Attempt,
+from webapp.models.content_generation import ROW_ID, TAG_KEY, ContentGeneration
+from webapp.models.courses import Course, Lesson, Module, Section
+from webapp.models.progress import (
     Bookmark,
     Certificate,
-    Course,
     Enrollment,
-    Lesson,
     LessonProgress,
-    Module,
-    Question,
-    Quiz,
-    Section,
     SectionProgress,
-    User,
 )
-from webapp.models.content_generation import ROW_ID, TAG_KEY, ContentGeneration
+from webapp.models.quizzes import Attempt, Question, Quiz
+from webapp.models.users import User
 from webapp.services import audio_access, branches, courses
 from webapp.services.completion import CourseProgress
 from webapp.services.exceptions import NotFound
@@ -190,11 +185,17 @@ def clear_caches() -> None:
     LISTS.clear()
 
 
+def _run(statement, params=None):
+    """Run a prebuilt Core statement on the session's connection, skipping the ORM's
+    per-statement work (these statements select columns, never entities)."""
+    return db.session.connection().execute(statement, params)
+
+
 def content_tag() -> str | None:
     """The current content tag, read once per session transaction (reset by writes)."""
     info = db.session.info
     if TAG_KEY not in info:
-        info[TAG_KEY] = db.session.execute(_TAG).scalar()
+        info[TAG_KEY] = _run(_TAG).scalar()
     return info[TAG_KEY]
 
 
@@ -304,10 +305,10 @@ def reader_state(user: User, page: LessonPage) -> ReaderState:
     lesson = page.lesson
     params = {"user_id": user.id, "course_id": lesson.course_id, "lesson_id": lesson.id}
     enrolled, last_lesson, last_section, position, bookmarked, done = \
-        db.session.execute(_READER_STATE, params).one()
+        _run(_READER_STATE, params).one()
     done_ids: frozenset[int] = frozenset()
     if enrolled:
-        done_ids = frozenset(db.session.scalars(_DONE_SECTIONS, params))
+        done_ids = frozenset(_run(_DONE_SECTIONS, params).scalars())
     return ReaderState(enrolled=bool(enrolled), last_lesson_id=last_lesson,
                        last_section_id=last_section, position_id=position if enrolled else None,
                        bookmarked=bool(bookmarked), course_done=done or 0, done_ids=done_ids)
@@ -467,14 +468,14 @@ def course_state(user: User, page: CoursePage) -> LearnerCourseState:
         return LearnerCourseState()
     params = {"user_id": user.id, "course_id": page.id}
     enrolled, last_lesson, last_section, done, code = \
-        db.session.execute(_COURSE_STATE, params).one()
+        _run(_COURSE_STATE, params).one()
     if not enrolled:
         return LearnerCourseState()
     return LearnerCourseState(
         enrolled=True, last_lesson_id=last_lesson, last_section_id=last_section,
         done=done or 0, certificate=CertificateLink(code) if code else None,
-        passed_quiz_ids=frozenset(db.session.scalars(_PASSED_QUIZZES, params)),
-        lesson_states=dict(db.session.execute(_LESSON_STATES, params).all()))
+        passed_quiz_ids=frozenset(_run(_PASSED_QUIZZES, params).scalars()),
+        lesson_states=dict(_run(_LESSON_STATES, params).all()))
 
 
 def resume_point(page: CoursePage,
@@ -548,8 +549,8 @@ def card_badges(user: User, cards: tuple[CourseCard, ...] | list[CourseCard],
     """The signed-in learner's enrollments among ``cards`` and their progress, one query."""
     if not cards or not user.is_authenticated:
         return set(), {}
-    rows = db.session.execute(_BADGES, {"user_id": user.id,
-                                        "course_ids": [card.id for card in cards]}).all()
+    rows = _run(_BADGES, {"user_id": user.id,
+                          "course_ids": [card.id for card in cards]}).all()
     totals = {card.id: card.section_total for card in cards}
     return ({course_id for course_id, _n in rows},
             {course_id: CourseProgress(done=n or 0, total=totals[course_id])
@@ -661,7 +662,7 @@ def dashboard(user: User) -> Dashboard:
     courses themselves from the cache."""
     params = {"user_id": user.id, "courses": DASHBOARD_COURSES + 1,
               "bookmarks": DASHBOARD_BOOKMARKS}
-    rows = db.session.execute(_ENROLLMENTS, params).all()
+    rows = _run(_ENROLLMENTS, params).all()
     items = []
     for course_id, last_lesson, last_section, done in rows[:DASHBOARD_COURSES]:
         summary = course_summary(course_id)
@@ -673,7 +674,7 @@ def dashboard(user: User) -> Dashboard:
                                      resume))
     bookmarks = [BookmarkLink(LessonRef(slug, title, CourseRef(c_slug, c_title, status)))
                  for slug, title, c_slug, c_title, status
-                 in db.session.execute(_BOOKMARKS, params)]
+                 in _run(_BOOKMARKS, params)]
     return Dashboard(courses=items, bookmarks=bookmarks,
                      certificates=list(db.session.scalars(_CERTIFICATES, params)),
                      more_courses=len(rows) > DASHBOARD_COURSES)

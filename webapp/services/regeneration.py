@@ -159,11 +159,12 @@ class RegenerationPipeline:
         _intro, steps = split_steps(source)
         headings = "; ".join(f"“{h}”" for h, _body in steps) or "(none: one page)"
         course = lesson.course
-        completion = self.provider.complete_json("lesson", {
+        # The model sees the lesson as it stands (the version asked about), so that it
+        # improves this text instead of writing another lesson under the same headings.
+        completion = self.provider.complete_json("lesson_rewrite", {
             "topic": course.title, "level": course.level, "course_title": course.title,
             "module_title": lesson.module.title, "lesson_title": title,
-            "lesson_goal": f"a better version of this lesson; keep exactly these step "
-                           f"headings, in this order: {headings}",
+            "headings": headings, "current_lesson": source,
         }, LESSON_SCHEMA)
         job.state = {**job.state, "markdown": str(completion.data["markdown"])}
         record_usage(job, completion.usage, "write")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-TASKS = ("course_outline", "lesson", "quiz", "branch")
+TASKS = ("course_outline", "lesson", "lesson_rewrite", "quiz", "branch")
 
 
 class ProviderError(Exception):

@@ -168,9 +168,18 @@ def _scaffold_branch(variables: Mapping[str, Any]) -> dict[str, Any]:
     return {"title": f"Going deeper: {topic}"[:160], "markdown": markdown + "\n"}
 
 
+def _scaffold_rewrite(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The offline scaffold cannot improve a text: it writes the lesson's prompts again,
+    keeping the headings the rewrite must keep."""
+    headings = _clean(variables, "headings", "(none: one page)", 2000)
+    return _scaffold_lesson({**variables, "lesson_goal": "a better version of this lesson; "
+                             f"keep exactly these step headings, in this order: {headings}"})
+
+
 _SCAFFOLD_BUILDERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "course_outline": _scaffold_outline,
     "lesson": _scaffold_lesson,
+    "lesson_rewrite": _scaffold_rewrite,
     "quiz": _scaffold_quiz,
     "branch": _scaffold_branch,
 }

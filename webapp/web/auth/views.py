@@ -42,7 +42,8 @@ def _start_session(user) -> None:
     # A fresh session at sign-in: nothing from before survives (session fixation), and
     # a server-side row that signing out deletes (sessions.py).
     session.clear()
-    session["sid"] = sessions.start_session(user, user_agent=request.user_agent.string)
+    session["sid"] = sessions.start_session(user, user_agent=request.user_agent.string,
+                                           ip=request.remote_addr)
     db.session.commit()
     login_user(user)
 

@@ -13,13 +13,12 @@ from flask import current_app, flash, redirect, render_template, url_for
 from webapp.content.diff import readable_diff
 from webapp.content.placeholders import placeholder_lines
 from webapp.extensions import db
-from webapp.jobs import runner
 from webapp.models import LessonProposal
 from webapp.services import authoring, regeneration
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.editor import bp
-from webapp.web.editor.common import check_action, user
+from webapp.web.editor.common import check_action, queue_lesson_job, user
 from webapp.web.editor.forms import LessonForm
 from webapp.web.editor.views import _keep_narration_current, _lesson_conflict, _lesson_page
 from webapp.web.forms import ActionForm
@@ -44,22 +43,9 @@ def confirm_regeneration(lesson_id: int):
 @bp.post("/lessons/<int:lesson_id>/regenerate")
 def regenerate_lesson(lesson_id: int):
     """Queue an AI rewrite of the lesson; its job card shows how it goes."""
-    lesson = authoring.get_lesson_for_edit(user(), lesson_id)
-    check_action()
-    try:
-        job, created = regeneration.request_regeneration(user(), lesson,
-                                                         settings=get_settings(current_app))
-    except ValidationFailed as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("editor.confirm_regeneration", lesson_id=lesson_id), 303)
-    job_id = job.id
-    db.session.commit()
-    if created:
-        runner.enqueue(job_id)
-    else:
-        flash("A rewrite of this lesson was already asked for; here is that job.", "info")
-    return redirect(url_for("jobs.show", job_id=job_id), 303)
+    return queue_lesson_job(
+        lesson_id, regeneration.request_regeneration, refused_to="editor.confirm_regeneration",
+        already="A rewrite of this lesson was already asked for; here is that job.")
 
 
 # --- reviewing the proposal -------------------------------------------------------------------

@@ -18,7 +18,7 @@ from webapp.services import authoring
 from webapp.services.exceptions import NotFound, ValidationFailed
 from webapp.web.edge import id_arg
 from webapp.web.editor import bp
-from webapp.web.editor.common import check_action, form_error, user
+from webapp.web.editor.common import check_action, form_error, queue_lesson_job, user
 from webapp.web.editor.forms import LessonForm, VersionedActionForm
 from webapp.web.forms import ActionForm, submitted
 
@@ -53,28 +53,11 @@ def _lesson_page(lesson: Lesson, form: LessonForm, *, status: int = 200,
 @bp.post("/lessons/<int:lesson_id>/narrate")
 def narrate_lesson(lesson_id: int):
     """Queue narration of the lesson's current version; show the job's progress."""
-    from flask import current_app
-
-    from webapp.jobs import runner
     from webapp.services import narration
-    from webapp.settings import get_settings
 
-    lesson = authoring.get_lesson_for_edit(user(), lesson_id)
-    check_action()
-    try:
-        job, created = narration.request_narration(user(), lesson,
-                                                   settings=get_settings(current_app))
-    except ValidationFailed as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("editor.lesson", lesson_id=lesson_id), 303)
-    job_id = job.id
-    db.session.commit()
-    if created:
-        runner.enqueue(job_id)
-    else:
-        flash("Narration of this version was already asked for; here is that job.", "info")
-    return redirect(url_for("jobs.show", job_id=job_id), 303)
+    return queue_lesson_job(
+        lesson_id, narration.request_narration, refused_to="editor.lesson",
+        already="Narration of this version was already asked for; here is that job.")
 
 
 @bp.get("/lessons/<int:lesson_id>")

@@ -51,7 +51,7 @@ def _lesson_url(course_slug: str, lesson: Lesson | str, section_key: str | None 
 @bp.get("/courses/<slug>")
 def course(slug: str):
     page = reading.course_page(slug)
-    user = current_user
+    user = _user()
     state = reading.course_state(user, page)
     enrolled = state.enrolled
     passed = state.passed_quiz_ids
@@ -228,7 +228,7 @@ def _anchors(page: reading.LessonPage) -> tuple[dict[int, str], dict[int, str]]:
 def _lesson_page(page: reading.LessonPage, *, status: int = 200,
                  note_form: NoteForm | None = None, note_error: str | None = None,
                  note_conflict: bool = False):
-    user = current_user
+    user = _user()
     lesson, course = page.lesson, page.course
     sections = page.sections
     state = reading.reader_state(user, page)
