@@ -386,3 +386,21 @@ def test_a_closed_accounts_links_open_nothing(app, client, smtp_server):
         db.session.execute(update(User).values(status="deleted"))
         db.session.commit()
     assert client.get(path).status_code == 404
+
+
+def test_an_admin_can_mail_a_reset_link(app, client, smtp_server):
+    from webapp.services import recovery
+
+    with app.app_context():
+        admin = make_user("boss@example.org", role="admin")
+        user = make_user("ada@example.org")
+        recovery.send_reset_link(user, actor=admin, site_url="http://localhost")
+        db.session.commit()
+    [message] = smtp_server.messages
+    assert message["To"] == "ada@example.org"
+    assert client.get(_link(smtp_server, "/reset-password/")).status_code == 200
+    with app.app_context():
+        from webapp.models import AuditEvent
+
+        assert db.session.scalar(select(AuditEvent.actor_id).where(
+            AuditEvent.action == "user.reset_link")) is not None

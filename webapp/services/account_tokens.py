@@ -39,10 +39,12 @@ class TokenInvalid(DomainError):
 
 
 def hash_token(raw: str) -> str:
+    """What the database keeps of a token: its SHA-256, hex."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def hours(purpose: str) -> int:
+    """How many hours a link of ``purpose`` works (for the mail's wording)."""
     return int(LIFETIMES[purpose].total_seconds() // 3600)
 
 

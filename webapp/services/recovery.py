@@ -49,6 +49,17 @@ def request_password_reset(email: str, *, ip: str | None, site_url: str) -> None
     record_security_event("password_reset_requested", user=user, ip=ip)
 
 
+def send_reset_link(user: User, *, actor: User | None, site_url: str) -> None:
+    """Mail ``user`` a reset link on an admin's behalf (the console's "Send reset link");
+    audited. ``accounts.issue_reset_link`` returns one to pass on instead."""
+    raw = account_tokens.issue_token(user, "reset")
+    mail.queue_mail("password_reset", user.email, user=user, site_url=site_url,
+                    link=mail.absolute_url(site_url, "auth.reset_password", token=raw),
+                    hours=account_tokens.hours("reset"))
+    record_audit(actor, "user.reset_link", "user", user.id, {"mailed": [None, True]})
+    record_security_event("password_reset_requested", user=user, actor=actor, by_admin=True)
+
+
 def _token_user(raw: str, purpose: str) -> tuple[AccountToken, User]:
     """A live token and its user; a closed account's links open nothing."""
     token = account_tokens.find_token(raw, purpose)
