@@ -23,7 +23,7 @@ from webapp.web.auth.recovery_forms import (
 )
 from webapp.web.auth.views import _start_session, safe_next
 from webapp.web.forms import ActionForm
-from webapp.web.site import site_url
+from webapp.web.site_address import site_url
 
 # What a link that no longer works says, and where it sends the reader instead.
 INVALID = {

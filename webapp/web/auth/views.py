@@ -23,7 +23,7 @@ from webapp.services.exceptions import ValidationFailed
 from webapp.web import throttle
 from webapp.web.auth import bp, limits
 from webapp.web.auth.forms import LoginForm, LogoutForm, RegisterForm
-from webapp.web.site import site_url
+from webapp.web.site_address import site_url
 
 
 def safe_next(target: str | None, default: str = "learn.dashboard") -> str:
