@@ -38,6 +38,7 @@ from tests import factories
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import Course, Quiz, User
+from webapp.models.audit import install_append_only_guard, remove_append_only_guard
 from webapp.services import accounts
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-checks"
@@ -142,8 +143,13 @@ def _clean_tables(app: Flask) -> None:
                 quoted = ", ".join(f'"{name}"' for name in tables)
                 conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
             else:
+                # The audit trail refuses DELETE (webapp/models/audit.py): lift the guard
+                # for this transaction only and put it back before it commits, with the
+                # function the migration uses. (TRUNCATE on PostgreSQL fires no row triggers.)
+                remove_append_only_guard(conn)
                 for name in tables:
                     conn.execute(text(f'DELETE FROM "{name}"'))
+                install_append_only_guard(conn)
 
 
 @pytest.fixture(scope="session")
