@@ -250,7 +250,19 @@ def _memoize_csrf_token(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Every area is a package ``webapp.web.<area>`` whose ``__init__`` defines ``bp``."""
-    from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
+    from webapp.web import (
+        account,
+        admin,
+        audio,
+        auth,
+        branches,
+        catalog,
+        editor,
+        jobs,
+        learn,
+        main,
+        quiz,
+    )
     from webapp.web.edge import install_edge_checks
     from webapp.web.question_text import install_question_filters
     from webapp.web.times import install_time_filters
@@ -258,5 +270,6 @@ def _register_blueprints(app: Flask) -> None:
     install_edge_checks(app)
     install_question_filters(app)
     install_time_filters(app)
-    for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):
+    for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
+                 admin):
         app.register_blueprint(area.bp)

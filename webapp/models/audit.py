@@ -106,7 +106,8 @@ def install_append_only_guard(conn: Connection) -> None:
         conn.execute(text(
             f"CREATE OR REPLACE FUNCTION {_PG_FUNCTION}() RETURNS trigger"
             " LANGUAGE plpgsql AS $$ BEGIN"
-            f" RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}' USING ERRCODE = 'integrity_constraint_violation';"
+            f" RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'"
+            " USING ERRCODE = 'integrity_constraint_violation';"
             " END $$"))
         for operation, name in _TRIGGERS.items():
             conn.execute(text(

@@ -1,0 +1,21 @@
+"""The admin console (``/admin``, admins only): its home page, users and what can be done
+to an account (role, suspension, ban, reactivation), the audit log with its CSV, and the
+security events. The jobs, costs and mail pages live with the jobs blueprint and are
+linked from the console's home.
+"""
+
+from flask import Blueprint
+
+from webapp.security import require_role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def _admins_only():
+    # Every page of the console, including any added later, is for admins only.
+    return require_role("admin")
+
+
+# Views register themselves on ``bp``; import them after it exists.
+from webapp.web.admin import logs_views, user_views, views  # noqa: E402, F401
