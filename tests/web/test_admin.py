@@ -60,6 +60,12 @@ def test_every_admin_page_is_for_admins_only(app, client, signed_in):
             "/admin/security", "/admin/jobs", "/admin/costs"} <= set(paths)
     admin = signed_in("boss@example.org", "admin")  # user 1, so /admin/users/1 exists
     assert _user_id(app, "boss@example.org") == 1
+    with app.app_context():  # job 1, failed, so /admin/jobs/1/retry exists
+        from webapp.models import GenerationJob
+
+        db.session.add(GenerationJob(kind="course_draft", subject_key="course:x", params={},
+                                     status="failed", finished_at=utcnow()))
+        db.session.commit()
     learner = signed_in("learner@example.org")
     editor = signed_in("editor@example.org", "editor")
     seen = {}
@@ -366,3 +372,40 @@ def test_admin_navigation_is_one_entry_current_on_every_admin_page(app, signed_i
     assert '<a href="/admin">Admin</a>' in body
     learner = signed_in("ada@example.org")
     assert 'href="/admin"' not in learner.get("/dashboard").get_data(as_text=True)
+
+
+def test_a_failed_job_is_retried_after_confirmation(app, signed_in):
+    from webapp.models import GenerationJob
+
+    admin = signed_in("boss@example.org", "admin")
+    with app.app_context():
+        boss = db.session.scalar(select(User).where(User.email == "boss@example.org"))
+        failed = GenerationJob(kind="course_draft", subject_key="course:knots",
+                               params={"topic": "Knots", "level": "beginner"},
+                               requester_id=boss.id, status="failed", error="provider down",
+                               finished_at=utcnow())
+        done = GenerationJob(kind="course_draft", subject_key="course:rope",
+                             params={"topic": "Rope", "level": "beginner"},
+                             status="succeeded", finished_at=utcnow())
+        db.session.add_all([failed, done])
+        db.session.commit()
+        failed_id, done_id = failed.id, done.id
+    listing = admin.get("/admin/jobs").get_data(as_text=True)
+    assert f'href="/admin/jobs/{failed_id}/retry"' in listing
+    assert f'href="/admin/jobs/{done_id}/retry"' not in listing
+    page = admin.get(f"/admin/jobs/{failed_id}/retry")
+    assert page.status_code == 200 and "provider down" in page.get_data(as_text=True)
+    data = _form(admin, f"/admin/jobs/{failed_id}/retry")
+    response = admin.post(f"/admin/jobs/{failed_id}/retry", data=data)
+    assert response.status_code == 303
+    with app.app_context():
+        retry = db.session.scalars(select(GenerationJob).order_by(
+            GenerationJob.id.desc())).first()
+        assert retry.id != failed_id and retry.params == {"topic": "Knots", "level": "beginner"}
+        assert response.headers["Location"].endswith(f"/jobs/{retry.id}")
+        assert db.session.get(GenerationJob, failed_id).status == "failed"
+        audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "job.retry"))
+        assert audit.delta["retry_of"] == [None, failed_id]
+    assert admin.post(f"/admin/jobs/{done_id}/retry", data=data).status_code == 409
+    assert admin.get(f"/admin/jobs/{2**40}/retry").status_code == 404
+    assert admin.get("/admin/jobs/999/retry").status_code == 404
