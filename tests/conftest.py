@@ -39,7 +39,7 @@ from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import Course, Quiz, User
 from webapp.models.audit import install_append_only_guard, remove_append_only_guard
-from webapp.services import accounts
+from webapp.services import accounts, site
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-checks"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -185,6 +185,8 @@ def _fresh_state(request) -> Iterator[None]:
     application = request.getfixturevalue("app")
     with application.app_context():
         limiter.reset()
+    # Emptied tables change no content tag: forget the site settings cached in this process.
+    site.clear_cache()
     yield
     _clean_tables(application)
     with application.app_context():

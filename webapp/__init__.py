@@ -262,6 +262,7 @@ def _register_blueprints(app: Flask) -> None:
         learn,
         main,
         quiz,
+        site,
     )
     from webapp.web.edge import install_edge_checks
     from webapp.web.question_text import install_question_filters
@@ -271,5 +272,5 @@ def _register_blueprints(app: Flask) -> None:
     install_question_filters(app)
     install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
-                 admin):
+                 admin, site):
         app.register_blueprint(area.bp)

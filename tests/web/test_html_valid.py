@@ -117,7 +117,8 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
             f"/admin/users/{w['learner_id']}", f"/admin/users/{w['learner_id']}/role",
             f"/admin/users/{w['learner_id']}/suspend", f"/admin/users/{w['learner_id']}/ban",
             f"/admin/users/{w['learner_id']}/reactivate", "/admin/audit",
-            "/admin/audit?action=user.create", "/admin/security"],
+            "/admin/audit?action=user.create", "/admin/security", "/admin/settings",
+            f"/admin/jobs/{w['job_id']}/retry"],
     }
 
 

@@ -37,6 +37,7 @@ from webapp.models.quizzes import (
     Question,
     Quiz,
 )
+from webapp.models.site import SiteSetting
 from webapp.models.users import User, UserSession
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "Section",
     "SectionProgress",
     "SecurityEvent",
+    "SiteSetting",
     "Tag",
     "User",
     "UserSession",

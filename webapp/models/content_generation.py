@@ -33,6 +33,7 @@ from webapp.models.courses import (
 )
 from webapp.models.jobs import AudioAsset
 from webapp.models.quizzes import AcceptedAnswer, Choice, Question, Quiz
+from webapp.models.site import SiteSetting
 
 ROW_ID = 1
 # Where a session keeps the tag it read, for the rest of its transaction.
@@ -46,8 +47,10 @@ class ContentGeneration(Base):
     tag: Mapped[str] = mapped_column(String(32))
 
 
+# Site settings too: every page shows them (webapp.services.site caches them per process
+# and checks this tag to learn that another process changed them).
 CONTENT_MODELS = (Course, CoursePrerequisite, CourseTag, Tag, Module, Lesson, Section,
-                  Quiz, Question, Choice, AcceptedAnswer, AudioAsset)
+                  Quiz, Question, Choice, AcceptedAnswer, AudioAsset, SiteSetting)
 CONTENT_TABLES = frozenset(model.__table__.name for model in CONTENT_MODELS)
 _TABLE = ContentGeneration.__table__
 

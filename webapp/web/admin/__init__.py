@@ -18,4 +18,4 @@ def _admins_only():
 
 
 # Views register themselves on ``bp``; import them after it exists.
-from webapp.web.admin import logs_views, user_views, views  # noqa: E402, F401
+from webapp.web.admin import logs_views, settings_views, user_views, views  # noqa: E402, F401
