@@ -66,7 +66,14 @@ def upload_logo():
     if not logo_form.validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     upload = request.files.get("logo-logo")
-    data = upload.stream.read(site.LOGO_MAX_BYTES + 1) if upload else b""
+    data = b""
+    if upload:
+        # One byte more than allowed is enough to refuse it; a large upload is spooled to a
+        # temporary file, closed here rather than whenever the request is collected.
+        try:
+            data = upload.stream.read(site.LOGO_MAX_BYTES + 1)
+        finally:
+            upload.close()
     try:
         site.set_logo(current_user._get_current_object(), data)
         db.session.commit()
