@@ -57,7 +57,8 @@ def fill(conn, rows: int, postgres: bool) -> None:
         conn.execute(text(
             "INSERT INTO audit_event (created_at, actor_id, action, target_type, target_id,"  # noqa: S608
             " delta, request_id)"
-            f" SELECT TIMESTAMPTZ '2025-01-01' + n * INTERVAL '1 minute' * 1051200 / {rows},"
+            f" SELECT TIMESTAMPTZ '2025-01-01'"
+            f" + (n::bigint * 1051200 / {rows}) * INTERVAL '1 minute',"
             f" 1 + n % {ACTORS}, ({actions})[1 + (n * 7) % {len(ACTIONS)}],"
             f" ({targets})[1 + (n * 3) % {len(TARGETS)}], n % 20000,"
             " '{\"title\": [\"before\", \"after\"]}', NULL"
