@@ -4,7 +4,7 @@ security events. The jobs, costs and mail pages live with the jobs blueprint and
 linked from the console's home.
 """
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from webapp.security import require_role
 
@@ -15,6 +15,16 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _admins_only():
     # Every page of the console, including any added later, is for admins only.
     return require_role("admin")
+
+
+# The outgoing-mail log is the jobs area's page; linked when that area provides it.
+MAIL_LOG_ENDPOINT = "jobs.admin_mail"
+
+
+@bp.context_processor
+def _console_links() -> dict:
+    return {"mail_log_endpoint": MAIL_LOG_ENDPOINT
+            if MAIL_LOG_ENDPOINT in current_app.view_functions else None}
 
 
 # Views register themselves on ``bp``; import them after it exists.
