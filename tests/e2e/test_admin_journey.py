@@ -75,3 +75,25 @@ def test_an_admin_suspends_a_learner_who_is_signed_out_and_told_why(
         assert_accessible(page, name)
     browser_log.assert_clean()
     learner_context.close()
+
+
+def test_role_change_and_its_undo_work_without_javascript(
+    no_js_page: Page, account: Account, app: Flask, make_user, sign_in,
+) -> None:
+    page = no_js_page
+    with app.app_context():
+        make_user("boss@example.org", role="admin", display_name="Boss")
+        learner_id = db.session.scalar(db.select(User.id).filter_by(email=account.email))
+    sign_in(page, "boss@example.org", DEFAULT_PASSWORD)
+    page.goto(f"/admin/users/{learner_id}")
+    page.get_by_role("button", name="Change role").click()
+    page.get_by_label("New role").select_option("editor")
+    page.get_by_role("main").get_by_role("button", name="Change role").click()
+    notice = page.locator(".notice")
+    expect(notice).to_contain_text("The role changed from learner to editor.")
+    notice.get_by_role("link", name="Change back to learner").click()
+    expect(page.get_by_label("New role")).to_have_value("learner")
+    page.get_by_role("main").get_by_role("button", name="Change role").click()
+    expect(page.locator(".facts")).to_contain_text("Learner")
+    with app.app_context():
+        assert db.session.get(User, learner_id).role == "learner"
