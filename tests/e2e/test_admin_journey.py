@@ -27,7 +27,7 @@ def assert_accessible(page: Page, name: str) -> None:
 
 def test_an_admin_suspends_a_learner_who_is_signed_out_and_told_why(
     page: Page, new_context, browser_log: BrowserLog, account: Account, app: Flask,
-    make_user, sign_in, submit_login,
+    make_user, sign_in, submit_login, save_screenshot,
 ) -> None:
     with app.app_context():
         make_user("boss@example.org", role="admin", display_name="Boss")
@@ -54,6 +54,7 @@ def test_an_admin_suspends_a_learner_who_is_signed_out_and_told_why(
     page.get_by_role("main").get_by_role("button", name="Suspend").click()
     expect(page.locator(".notice")).to_contain_text("Suspended until")
     expect(page.locator(".notice").get_by_role("link", name="Reactivate")).to_be_visible()
+    save_screenshot(page, "admin-after-suspension")
     with app.app_context():
         user = db.session.scalar(db.select(User).filter_by(email=account.email))
         assert user.status == "suspended"
@@ -66,6 +67,7 @@ def test_an_admin_suspends_a_learner_who_is_signed_out_and_told_why(
     expect(error).to_contain_text("This account is suspended until")
     expect(error).to_contain_text("Posting spam in the course chat")
     expect(error.locator("time")).to_have_count(1)
+    save_screenshot(learner, "suspended-sign-in")
 
     page.goto("/admin/security")
     expect(page.get_by_role("cell", name="Login blocked", exact=True)).to_have_count(1)

@@ -262,7 +262,7 @@ def test_ban_and_reactivate(app, signed_in, client, login, make_user):
     assert admin.post(f"/admin/users/{ada}/ban",
                       data={**data, "reason": "Fraud"}).status_code == 303
     body = login(client, "ada@example.org").get_data(as_text=True)
-    assert "This account is banned. Reason: Fraud" in body
+    assert "This account is banned. Reason: Fraud. Contact an administrator" in body
     assert "Reactivate?" not in admin.get(f"/admin/users/{ada}/reactivate").get_data(True)
     assert admin.post(f"/admin/users/{ada}/reactivate", data=data).status_code == 303
     assert login(app.test_client(), "ada@example.org").status_code == 303
@@ -435,3 +435,15 @@ def admin_page(application, login) -> str:
     home = client.get("/admin").get_data(as_text=True)
     users = client.get("/admin/users").get_data(as_text=True)
     return home + users
+
+
+def test_security_event_details_read_as_a_sentence(app):
+    from webapp.web.admin.formatting import describe_detail
+
+    with app.test_request_context():
+        line = describe_detail({"before": "active", "after": "suspended", "reason": "<b>spam</b>",
+                                "until": "2026-12-06T05:31:39+00:00", "automatic": None})
+        assert line.startswith("active → suspended; reason: &lt;b&gt;spam&lt;/b&gt;; until: ")
+        assert '<time datetime="2026-12-06T05:31:39Z">' in line
+        assert describe_detail({}) == "—"
+        assert describe_detail({"until": "garbage"}) == "until: garbage"

@@ -7,6 +7,7 @@ linked from the console's home.
 from flask import Blueprint, current_app
 
 from webapp.security import require_role
+from webapp.web.admin.formatting import describe_detail
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -22,9 +23,10 @@ MAIL_LOG_ENDPOINT = "jobs.admin_mail"
 
 
 @bp.context_processor
-def _console_links() -> dict:
+def _console_context() -> dict:
     return {"mail_log_endpoint": MAIL_LOG_ENDPOINT
-            if MAIL_LOG_ENDPOINT in current_app.view_functions else None}
+            if MAIL_LOG_ENDPOINT in current_app.view_functions else None,
+            "describe_detail": describe_detail}
 
 
 # Views register themselves on ``bp``; import them after it exists.

@@ -19,5 +19,7 @@ def blocked_message(user: User) -> Markup:
     else:
         message = Markup("This account is closed.")
     if user.status_reason:
-        message += Markup(" Reason: {}").format(user.status_reason)
+        reason = user.status_reason
+        end = "" if reason.endswith((".", "!", "?")) else "."
+        message += Markup(" Reason: {}{}").format(reason, end)
     return message + " Contact an administrator if you think this is wrong."
