@@ -126,6 +126,8 @@ def suspend(user_id: int):
     person = _user(user_id)
     form = SuspendForm()
     if request.method == "GET":
+        # Changing a suspension starts from its reason (the end is chosen afresh).
+        form.reason.data = person.status_reason if person.status == "suspended" else ""
         return render_template("admin/suspend.html", form=form, person=person)
     if not form.validate_on_submit():
         return _invalid("admin/suspend.html", form, person=person)
