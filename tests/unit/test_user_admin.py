@@ -191,3 +191,31 @@ def test_console_counts():
     counts = user_admin.console_counts()
     assert (counts.users, counts.failed_sign_ins, counts.failed_jobs) == (1, 1, 0)
     assert db.session.scalar(select(User.id)) is not None
+
+
+def test_a_date_range_pages_through_exactly_its_rows():
+    from datetime import UTC, datetime
+
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(30):
+        db.session.add(AuditEvent(action="x.y", target_type="t", target_id=n,
+                                  created_at=day + timedelta(hours=12 * n)))
+    # One row written later but stamped earlier (committed out of order).
+    db.session.add(AuditEvent(action="x.y", target_type="t", target_id=99,
+                              created_at=day + timedelta(days=3, hours=1)))
+    db.session.commit()
+    f = audit_log.audit_filter(start="2026-03-03", end="2026-03-05")
+    seen, before = [], None
+    while True:
+        rows, before = audit_log.list_audit(f, before=before, page_size=2)
+        seen += [row.target_id for row in rows]
+        if before is None:
+            break
+    assert seen == [99, 9, 8, 7, 6, 5, 4]
+    assert audit_log.list_audit(audit_log.audit_filter(start="2027-01-01"))[0] == []
+    assert audit_log.list_audit(audit_log.audit_filter(end="2026-02-01"))[0] == []
+    make_user()
+    today = utcnow().date().isoformat()
+    events, _ = audit_log.list_security_events(audit_log.security_filter(start=today))
+    assert [event.kind for event in events] == ["registered"]
+    assert audit_log.list_security_events(audit_log.security_filter(end="2026-03-01"))[0] == []

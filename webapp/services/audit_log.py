@@ -88,14 +88,17 @@ def _text(raw: str, field: str) -> str:
 ID_SLACK = 1000
 
 
-def _id_window(model, period: DateRange) -> list:
-    """Id bounds for a date range, so that a page ordered by id walks only the range.
+def _id_range(model, period: DateRange, before: int | None) -> list:
+    """Id bounds for a page of rows written in ``period``, older than ``before``.
 
-    Without them, the newest-first scan of a range far in the past would step over every
-    later row first (a million rows deep, seconds). Each bound is one step down the
-    ``created_at`` index; ``ID_SLACK`` ids either side cover rows written out of order,
-    and the ``created_at`` conditions still decide which rows match.
+    Without them, the newest-first walk to a range far in the past would step over every
+    later row first (a million rows deep, seconds). Each end of the period is one step
+    down the ``created_at`` index; ``ID_SLACK`` ids either side cover rows committed out
+    of order, and the ``created_at`` conditions still decide which rows match. The upper
+    bound is one condition, the lower of the period's end and the page cursor: given
+    two, SQLite may walk from the wrong one.
     """
+    upper = before
     clauses = []
     if period.since:
         first = db.session.scalar(select(model.id).where(model.created_at >= period.since)
@@ -108,8 +111,10 @@ def _id_window(model, period: DateRange) -> list:
                                  .order_by(model.created_at.desc(), model.id.desc()).limit(1))
         if last is None:
             return [false()]
-        clauses.append(model.id <= last + ID_SLACK)
-    return clauses
+        upper = last + ID_SLACK + 1 if upper is None else min(upper, last + ID_SLACK + 1)
+    if upper is not None:
+        clauses.append(model.id < upper)
+    return [*clauses, *period.where(model.created_at)]
 
 
 # --- the audit log -----------------------------------------------------------------------
@@ -158,7 +163,8 @@ def audit_filter(*, actor: str = "", action: str = "", target_type: str = "",
                        period=date_range(start, end))
 
 
-def _audit_select(f: AuditFilter) -> Select:
+def _audit_select(f: AuditFilter, before: int | None = None) -> Select:
+    """The rows ``f`` matches (older than ``before``), in no order yet."""
     stmt = select(AuditEvent)
     if f.actor_unknown:
         return stmt.where(False)
@@ -170,16 +176,13 @@ def _audit_select(f: AuditFilter) -> Select:
         stmt = stmt.where(AuditEvent.target_type == f.target_type)
     if f.target_id is not None:
         stmt = stmt.where(AuditEvent.target_id == f.target_id)
-    return stmt.where(*f.period.where(AuditEvent.created_at),
-                      *_id_window(AuditEvent, f.period))
+    return stmt.where(*_id_range(AuditEvent, f.period, before))
 
 
 def list_audit(f: AuditFilter, *, before: int | None = None, page_size: int = 50,
                ) -> tuple[list[AuditEvent], int | None]:
     """One page of audit rows, newest first, and the cursor of the next page (or None)."""
-    stmt = _audit_select(f).order_by(AuditEvent.id.desc()).limit(page_size + 1)
-    if before is not None:
-        stmt = stmt.where(AuditEvent.id < before)
+    stmt = _audit_select(f, before).order_by(AuditEvent.id.desc()).limit(page_size + 1)
     rows = list(db.session.scalars(stmt))
     if len(rows) > page_size:
         rows = rows[:page_size]
@@ -286,10 +289,7 @@ def list_security_events(f: SecurityFilter, *, before: int | None = None,
             (SecurityEvent.email == f.email) | (SecurityEvent.user_id == user_id))
     if f.ip:
         stmt = stmt.where(SecurityEvent.ip == f.ip)
-    stmt = stmt.where(*f.period.where(SecurityEvent.created_at),
-                      *_id_window(SecurityEvent, f.period))
-    if before is not None:
-        stmt = stmt.where(SecurityEvent.id < before)
+    stmt = stmt.where(*_id_range(SecurityEvent, f.period, before))
     rows = list(db.session.scalars(stmt))
     if len(rows) > page_size:
         rows = rows[:page_size]
