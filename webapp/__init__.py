@@ -280,7 +280,20 @@ def _memoize_csrf_token(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Every area is a package ``webapp.web.<area>`` whose ``__init__`` defines ``bp``."""
-    from webapp.web import account, audio, auth, branches, catalog, editor, jobs, learn, main, quiz
+    from webapp.web import (
+        account,
+        admin,
+        audio,
+        auth,
+        branches,
+        catalog,
+        editor,
+        jobs,
+        learn,
+        main,
+        quiz,
+        site,
+    )
     from webapp.web.course_cards import install_card_cache
     from webapp.web.edge import install_edge_checks
     from webapp.web.question_text import install_question_filters
@@ -290,5 +303,6 @@ def _register_blueprints(app: Flask) -> None:
     install_card_cache(app)
     install_question_filters(app)
     install_time_filters(app)
-    for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches):
+    for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
+                 admin, site):
         app.register_blueprint(area.bp)

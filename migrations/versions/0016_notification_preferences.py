@@ -2,7 +2,7 @@
 kinds of notification they changed from the default
 
 Revision ID: 0016_notification_preferences
-Revises: 0014_mail_and_tokens
+Revises: 0015_admin_console
 Create Date: 2026-12-05 05:05:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0016_notification_preferences'
-down_revision = '0014_mail_and_tokens'
+down_revision = '0015_admin_console'
 branch_labels = None
 depends_on = None
 

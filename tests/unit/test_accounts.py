@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.security import check_password_hash
@@ -193,9 +193,9 @@ def test_suspension_and_ban_end_sessions_and_are_recorded(status):
     assert user.session_version == 2
     assert not user.is_active
     [audit] = _audit(user.id, "user.status")
-    assert audit.delta == {"status": ["active", status]}
+    assert audit.delta == {"status": ["active", status], "status_reason": ["", "spam"]}
     [event] = _events(user.id, "status_changed")
-    assert event.detail == {"before": "active", "after": status, "reason": "spam"}
+    assert event.detail == {"before": "active", "after": status, "reason": "spam", "until": None}
 
     accounts.set_status(user, "active", actor=admin)
     db.session.commit()
@@ -236,26 +236,21 @@ def test_naive_datetimes_are_refused():
     db.session.rollback()
 
 
-def test_deleting_a_user_keeps_the_records_without_dangling_ids():
+def test_deleting_a_user_row_is_refused_because_it_would_rewrite_the_audit_trail():
+    """Accounts are closed by anonymizing them (status "deleted"), never by deleting the
+    row: ``audit_event.actor_id`` is ON DELETE SET NULL, an UPDATE of audit rows, which
+    the database refuses (migration 0015)."""
     admin = make_user(role="admin")
     user = make_user()
     accounts.set_role(user, "editor", actor=admin)
     db.session.commit()
-    admin_id, user_id = admin.id, user.id
 
     db.session.delete(admin)
-    db.session.delete(user)
-    db.session.commit()
-    db.session.expire_all()
-
-    assert _count(User) == 0
-    audits = db.session.scalars(select(AuditEvent)).all()
-    events = db.session.scalars(select(SecurityEvent)).all()
-    assert len(audits) == 3 and len(events) == 3  # two registrations, one role change
-    assert {a.actor_id for a in audits} == {None}
-    assert {(e.user_id, e.actor_id) for e in events} == {(None, None)}
-    # The target of an audit row is a plain id, kept for the history.
-    assert {a.target_id for a in audits} == {admin_id, user_id}
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.commit()
+    db.session.rollback()
+    assert _count(User) == 2
+    assert {a.actor_id for a in db.session.scalars(select(AuditEvent))} == {admin.id, user.id}
 
 
 def test_a_stale_edit_gets_a_conflict_not_a_lost_update():

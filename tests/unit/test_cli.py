@@ -133,6 +133,29 @@ def test_users_suspend_ends_existing_sessions(app, run, client, login):
     assert login(client, "ada@example.org", DEFAULT_PASSWORD).status_code == 403
 
 
+def test_users_suspend_for_days_or_until_a_date(app, run):
+    from datetime import timedelta
+
+    from webapp.models.base import utcnow
+
+    with app.app_context():
+        make_user("ada@example.org")
+    result = run("users", "suspend", "ada@example.org", "--days", "7", "--reason", "cool off")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ada@example.org is now suspended until ")
+    user = _user(app, "ada@example.org")
+    assert timedelta(days=6, hours=23) < user.suspended_until - utcnow() <= timedelta(days=7)
+    assert user.status_reason == "cool off"
+    result = run("users", "suspend", "ada@example.org", "--until", "2099-01-31")
+    assert result.exit_code == 0, result.output
+    assert _user(app, "ada@example.org").suspended_until.year == 2099
+    assert run("users", "suspend", "ada@example.org", "--days", "1",
+               "--until", "2099-01-01").exit_code == 2
+    assert run("users", "suspend", "ada@example.org", "--until", "yesterday").exit_code == 2
+    assert _failed_cleanly(run("users", "suspend", "ada@example.org", "--until",
+                               "2001-01-01"), 1)
+
+
 def test_users_ban_and_activate(app, run):
     with app.app_context():
         make_user("ada@example.org")

@@ -15,11 +15,12 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import CheckConstraint, create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from webapp import create_app
 from webapp.database import current_revisions, head_revisions
 from webapp.extensions import db
+from webapp.models.audit import install_append_only_guard, remove_append_only_guard
 
 TABLES = {"user", "audit_event", "security_event"}
 CREATED = "2026-01-01 00:00:00"
@@ -83,8 +84,12 @@ def at_head(migration_app) -> Flask:
     with migration_app.app_context():
         upgrade()
         with db.engine.begin() as conn:
+            # The audit trail refuses DELETE: lifted for this one transaction, as the
+            # suite's cleanup does (tests/conftest.py).
+            remove_append_only_guard(conn)
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+            install_append_only_guard(conn)
     return migration_app
 
 
@@ -287,3 +292,52 @@ def test_quiz_policy_migration_makes_existing_quizzes_graded_and_keeps_scores(mi
             assert conn.execute(text("SELECT score FROM attempt")).scalar_one() == 2
             assert conn.execute(text("SELECT points FROM answer")).scalar_one() == 2
         upgrade()
+
+
+def _audit_row(conn) -> None:
+    conn.execute(text(
+        'INSERT INTO "user" (id, email, display_name, role, status, password_hash,'
+        " session_version, version, created_at, updated_at, focus_mode, status_reason)"
+        " VALUES (1, 'ada@example.org', 'Ada', 'admin', 'active', 'x', 1, 1,"
+        f" '{CREATED}', '{CREATED}', false, '')"))
+    conn.execute(text(
+        "INSERT INTO audit_event (created_at, actor_id, action, target_type, target_id,"
+        f" delta) VALUES ('{CREATED}', 1, 'user.create', 'user', 1, '{{}}')"))
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_event SET action = 'forged'",
+    "UPDATE audit_event SET actor_id = NULL",
+    "DELETE FROM audit_event",
+    "DELETE FROM audit_event WHERE action = 'user.create'",
+    # ON DELETE SET NULL on audit_event.actor_id would rewrite the row: refused too.
+    'DELETE FROM "user"',
+])
+def test_the_database_refuses_to_change_audit_rows(at_head, statement):
+    with at_head.app_context():
+        with db.engine.begin() as conn:
+            _audit_row(conn)
+        with db.engine.connect() as conn:
+            with pytest.raises(DBAPIError, match="audit_event is append-only"):
+                conn.execute(text(statement))
+            conn.rollback()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT action, actor_id FROM audit_event")).all() == [
+                ("user.create", 1)]
+            # Appending is still allowed.
+            conn.execute(text(
+                "INSERT INTO audit_event (created_at, actor_id, action, target_type, delta)"
+                f" VALUES ('{CREATED}', 1, 'user.update', 'user', '{{}}')"))
+            conn.commit()
+
+
+def test_downgrading_0015_lifts_the_guard_and_upgrading_restores_it(at_head):
+    with at_head.app_context():
+        with db.engine.begin() as conn:
+            _audit_row(conn)
+        downgrade(revision="0015_admin_console-1")
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_event SET action = 'allowed before 0015'"))
+        upgrade()
+        with db.engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(text("DELETE FROM audit_event"))

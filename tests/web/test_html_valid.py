@@ -97,7 +97,8 @@ def _world(app, make_user, make_course, enroll) -> dict:
                 "lesson_id": lesson.id, "quiz_id": quiz.id, "attempt_id": attempt.id,
                 "job_id": job.id, "proposal_id": proposal.id, "other_lesson_id": other_lesson.id,
                 "code_quiz_id": code_quiz.id, "taken_id": taken.id,
-                "question_id": code_quiz.questions[0].id, "tokens": tokens}
+                "question_id": code_quiz.questions[0].id, "tokens": tokens,
+                "learner_id": learner.id}
 
 
 def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
@@ -135,7 +136,14 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
             f"/edit/lessons/{w['other_lesson_id']}",
             f"/edit/proposals/{w['proposal_id']}", f"/edit/proposals/{w['proposal_id']}/edit",
             f"/edit/proposals/{w['proposal_id']}/discard", f"/jobs/{w['job_id']}"],
-        "html-admin@example.org": ["/admin/jobs", "/admin/costs", "/admin/mail"],
+        "html-admin@example.org": [
+            "/admin/jobs", "/admin/costs", "/admin/mail", "/admin",
+            f"/admin/users?q={w['course'][:1]}",
+            f"/admin/users/{w['learner_id']}", f"/admin/users/{w['learner_id']}/role",
+            f"/admin/users/{w['learner_id']}/suspend", f"/admin/users/{w['learner_id']}/ban",
+            f"/admin/users/{w['learner_id']}/reactivate", "/admin/audit",
+            "/admin/audit?action=user.create", "/admin/security", "/admin/settings",
+            f"/admin/jobs/{w['job_id']}/retry"],
     }
 
 

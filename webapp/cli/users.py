@@ -56,28 +56,61 @@ def users_set_role(email: str, role: str) -> None:
     click.echo(f"{user.email} is now {user.role}.")
 
 
-def _status_command(name: str, status: str, summary: str, *, with_reason: bool) -> None:
+def _suspension_end(days: int | None, until) -> object:
+    """When a suspension given ``--days`` or ``--until`` ends (None: until lifted)."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    from webapp.models.base import utcnow
+    from webapp.settings import get_settings
+
+    if days is not None and until is not None:
+        raise click.UsageError("Give --days or --until, not both.")
+    if days is not None:
+        return utcnow() + timedelta(days=days)
+    if until is not None:
+        zone = ZoneInfo(get_settings(current_app).time_zone)
+        return datetime.combine(until.date(), time.min, tzinfo=zone)
+    return None
+
+
+def _status_command(name: str, status: str, summary: str, *, with_reason: bool,
+                    with_end: bool = False) -> None:
     """Add ``users NAME EMAIL``, which gives the user ``status`` (and ends their sessions)."""
 
-    def set_status(email: str, reason: str = "") -> None:
+    def set_status(email: str, reason: str = "", days: int | None = None,
+                   until=None) -> None:
         from webapp.extensions import db
         from webapp.services import accounts
 
         user = user_by_email(email)
-        accounts.set_status(user, status, actor=None, reason=reason)
+        end = _suspension_end(days, until) if with_end else None
+        accounts.set_status(user, status, actor=None, reason=reason, until=end)
         db.session.commit()
-        click.echo(f"{user.email} is now {user.status}.")
+        shown = f" until {end:%Y-%m-%d %H:%M %Z}" if end else ""
+        click.echo(f"{user.email} is now {user.status}{shown}.")
 
     set_status.__doc__ = summary
     callback = with_appcontext(needs_schema(fail_on_domain_error(set_status)))
+    if with_end:
+        callback = click.option(
+            "--until", type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="End the suspension at the start of this day (YYYY-MM-DD) in the site's "
+                 "time zone.")(callback)
+        callback = click.option("--days", type=click.IntRange(1, 3650),
+                                help="End the suspension after this many days.")(callback)
     if with_reason:
         callback = click.option("--reason", default="",
-                                help="Recorded in the security log.")(callback)
+                                help="Shown to the user at sign-in; recorded in the "
+                                     "security log.")(callback)
     users.command(name)(click.argument("email")(callback))
 
 
-_status_command("suspend", "suspended", "Suspend the user with EMAIL and end all their sessions.",
-                with_reason=True)
+_status_command("suspend", "suspended",
+                "Suspend the user with EMAIL and end all their sessions; without --days "
+                "or --until, until lifted.", with_reason=True, with_end=True)
 _status_command("ban", "banned", "Ban the user with EMAIL and end all their sessions.",
                 with_reason=True)
 _status_command("activate", "active", "Lift a suspension or ban.", with_reason=False)

@@ -39,6 +39,7 @@ from webapp.models.quizzes import (
     Question,
     Quiz,
 )
+from webapp.models.site import SiteSetting
 from webapp.models.tokens import AccountToken
 from webapp.models.users import User, UserSession
 
@@ -79,6 +80,7 @@ __all__ = [
     "Section",
     "SectionProgress",
     "SecurityEvent",
+    "SiteSetting",
     "Tag",
     "User",
     "UserSession",

@@ -21,7 +21,7 @@ from itertools import chain
 from sqlalchemy import Integer, String, event, insert, update
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
-from webapp.models import courses, jobs, quizzes
+from webapp.models import courses, jobs, quizzes, site
 from webapp.models.base import Base
 
 ROW_ID = 1
@@ -36,10 +36,12 @@ class ContentGeneration(Base):
     tag: Mapped[str] = mapped_column(String(32))
 
 
+# Site settings too: every page shows them (webapp.services.site caches them per process
+# and checks this tag to learn that another process changed them).
 CONTENT_MODELS = (
     courses.Course, courses.CoursePrerequisite, courses.CourseTag, courses.Tag, courses.Module,
     courses.Lesson, courses.Section, quizzes.Quiz, quizzes.Question, quizzes.Choice,
-    quizzes.AcceptedAnswer, jobs.AudioAsset,
+    quizzes.AcceptedAnswer, jobs.AudioAsset, site.SiteSetting,
 )
 CONTENT_TABLES = frozenset(model.__table__.name for model in CONTENT_MODELS)
 _TABLE = ContentGeneration.__table__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -226,8 +227,31 @@ def _change_choice(user: User, field: str, value: str, allowed: tuple[str, ...])
     return before
 
 
+STATUS_REASON_MAX = 500
+
+
+def _refuse_losing_the_last_admin(user: User, *, role: str, status: str) -> None:
+    """``Conflict`` when ``user`` is the only active admin and would stop being one: the
+    site must never be left without someone who can run it (yourself included).
+
+    The active admins' rows are locked (PostgreSQL) so that two admins demoting each
+    other at the same moment cannot both pass this check; SQLite serializes writers."""
+    if not (user.role == "admin" and user.status == "active"):
+        return
+    if role == "admin" and status == "active":
+        return
+    admins = db.session.scalars(
+        select(User.id).where(User.role == "admin", User.status == "active")
+        .order_by(User.id).with_for_update()).all()
+    if set(admins) <= {user.id}:
+        raise Conflict("This is the only active admin: make another account an admin first, "
+                       "so that the site is never left without one.", field="role")
+
+
 def set_role(user: User, role: str, *, actor: User | None) -> None:
-    """Change a user's role (admins only at the call sites)."""
+    """Change a user's role (admins only at the call sites); never the last admin's."""
+    if role in ROLES:
+        _refuse_losing_the_last_admin(user, role=role, status=user.status)
     before = _change_choice(user, "role", role, ROLES)
     if before is None:
         return
@@ -235,17 +259,37 @@ def set_role(user: User, role: str, *, actor: User | None) -> None:
     record_security_event("role_changed", user=user, actor=actor, before=before, after=role)
 
 
-def set_status(user: User, status: str, *, actor: User | None, reason: str = "") -> None:
-    """Activate, suspend or ban; suspension and ban end every session at once."""
-    before = _change_choice(user, "status", status, STATUSES)
-    if before is None:
+def set_status(user: User, status: str, *, actor: User | None, reason: str = "",
+               until: datetime | None = None, require_reason: bool = False) -> None:
+    """Activate, suspend or ban; suspension and ban end every session at once.
+
+    ``reason`` is shown to the user at sign-in; a suspension with ``until`` ends by itself
+    then (``lift_expired_suspension``), without it when an admin lifts it. A suspension
+    can be changed (a new end or reason) while it lasts. Never the last active admin."""
+    if status not in STATUSES:
+        _change_choice(user, "status", status, STATUSES)  # raises, naming the allowed values
+    _refuse_losing_the_last_admin(user, role=user.role, status=status)
+    reason = clean_status_reason(reason, required=require_reason) \
+        if status in ("suspended", "banned") else ""
+    if until is not None and status != "suspended":
+        raise ValidationFailed("Only a suspension has an end.", field="until")
+    if until is not None and until <= utcnow():
+        raise ValidationFailed("Choose an end in the future.", field="until")
+    after = {"status": status, "suspended_until": until, "status_reason": reason}
+    before = {"status": user.status, "suspended_until": user.suspended_until,
+              "status_reason": user.status_reason}
+    delta = delta_of(before, after)
+    if not delta:
         return
-    if status != "active":
+    user.status, user.suspended_until, user.status_reason = status, until, reason
+    if status != "active" and before["status"] == "active":
         user.session_version += 1
         end_sessions(user)
-    record_audit(actor, "user.status", "user", user.id, {"status": [before, status]})
+    shown = {k: [_audit_value(v) for v in pair] for k, pair in delta.items()}
+    record_audit(actor, "user.status", "user", user.id, shown)
     record_security_event(
-        "status_changed", user=user, actor=actor, before=before, after=status, reason=reason
+        "status_changed", user=user, actor=actor, before=before["status"], after=status,
+        reason=reason, until=_audit_value(until),
     )
 
 
@@ -263,3 +307,43 @@ def set_password(user: User, new: str, *, actor: User | None, ip: str | None = N
         mail.queue_mail("password_changed", user.email, user=user, site_url=site_url,
                         how="reset" if kind == "password_reset" else "changed",
                         forgot_link=mail.absolute_url(site_url, "auth.forgot_password"))
+
+
+def clean_status_reason(raw: str, *, required: bool = True) -> str:
+    """The reason for a suspension or ban: one paragraph of printable text (required from
+    the admin pages; the command line may leave it out)."""
+    reason = " ".join("".join(ch for ch in (raw or "") if ch.isprintable() or ch.isspace())
+                      .split())
+    if not reason and required:
+        raise ValidationFailed("Give a reason: the user reads it when they try to sign in.",
+                               field="reason")
+    if len(reason) > STATUS_REASON_MAX:
+        raise ValidationFailed(f"Use at most {STATUS_REASON_MAX} characters.", field="reason")
+    return reason
+
+
+def _audit_value(value: object) -> object:
+    # Audit deltas are JSON documents: moments as ISO 8601 text in UTC.
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def lift_expired_suspension(user: User, *, now: datetime | None = None) -> bool:
+    """Reactivate ``user`` if their suspension has run out; whether it did.
+
+    Checked where it matters, at sign-in (a suspended user has no open session, so no
+    other request can meet them), rather than by a scheduled job: the account is
+    reactivated by the first sign-in after the end, recorded as an automatic
+    reactivation (no actor, reason "suspension ended"), in the caller's transaction.
+    Until then the admin pages show the suspension with its end in the past."""
+    now = now or utcnow()
+    if user.status != "suspended" or user.suspended_until is None or user.suspended_until > now:
+        return False
+    before = {"status": user.status, "suspended_until": _audit_value(user.suspended_until),
+              "status_reason": user.status_reason}
+    user.status, user.suspended_until, user.status_reason = "active", None, ""
+    record_audit(None, "user.status", "user", user.id,
+                 delta_of(before, {"status": "active", "suspended_until": None,
+                                   "status_reason": ""}))
+    record_security_event("status_changed", user=user, before="suspended", after="active",
+                          reason="suspension ended", automatic=True)
+    return True

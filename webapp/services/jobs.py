@@ -26,7 +26,13 @@ from webapp.models.base import utcnow
 from webapp.models.courses import LEVELS
 from webapp.models.jobs import ACTIVE_STATUSES
 from webapp.services.audit import record_audit
-from webapp.services.exceptions import DomainError, NotFound, PermissionDenied, ValidationFailed
+from webapp.services.exceptions import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from webapp.settings import Settings
 
 TOPIC_MIN, TOPIC_MAX = 3, 120
@@ -144,6 +150,36 @@ def request_job(
         return existing, False
     record_audit(actor, "job.request", "generation_job", job.id,
                  {"kind": [None, kind], "subject": [None, job.subject_key]})
+    return job, True
+
+
+def retry_job(actor: User, failed: GenerationJob, *, settings: Settings,
+              ) -> tuple[GenerationJob, bool]:
+    """A new queued job doing what ``failed`` was asked to do (same kind, subject and
+    request, for the same requester), or the job already active for that subject:
+    ``(job, created)``. The failed job stays as it was, for the record; only failed jobs
+    are retried. Quotas apply as for any request. Flushes; the caller commits, then
+    enqueues."""
+    if failed.status != "failed":
+        raise Conflict("Only a failed job can be retried.")
+    existing = _active_job(failed.subject_key)
+    if existing is not None:
+        return existing, False
+    check_quota(actor, failed.course_id, settings=settings)
+    job = GenerationJob(kind=failed.kind, subject_key=failed.subject_key,
+                        params=dict(failed.params), requester_id=failed.requester_id,
+                        course_id=failed.course_id, lesson_id=failed.lesson_id,
+                        status="queued", cost=Decimal(0))
+    try:
+        with db.session.begin_nested():
+            db.session.add(job)
+    except IntegrityError:
+        existing = _active_job(failed.subject_key)
+        if existing is None:
+            raise
+        return existing, False
+    record_audit(actor, "job.retry", "generation_job", job.id,
+                 {"retry_of": [None, failed.id], "kind": [None, job.kind]})
     return job, True
 
 

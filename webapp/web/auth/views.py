@@ -22,6 +22,7 @@ from webapp.services.audit import record_security_event
 from webapp.services.exceptions import ValidationFailed
 from webapp.web import throttle
 from webapp.web.auth import bp, limits
+from webapp.web.auth.blocked import blocked_message
 from webapp.web.auth.forms import LoginForm, LogoutForm, RegisterForm
 from webapp.web.site_address import site_url
 
@@ -112,10 +113,14 @@ def login():
         db.session.commit()
         form.password.errors.append("That email and password do not match an account.")
         return render_template("auth/login.html", form=form), 400
-    if not user.is_active:
-        form.email.errors.append(
-            f"This account is {user.status}. Contact an administrator if you think this is wrong."
-        )
+    # A suspension that has run out ends here, at the first sign-in after it (audited as
+    # an automatic reactivation): a suspended user has no open session, so no other
+    # request meets them before this one.
+    if not user.is_active and not accounts.lift_expired_suspension(user):
+        record_security_event("login_blocked", user=user, email=attempt.email[:254],
+                              ip=attempt.ip, status=user.status)
+        db.session.commit()
+        form.email.errors.append(blocked_message(user))
         return render_template("auth/login.html", form=form), 403
 
     accounts.record_login(user, ip=attempt.ip)

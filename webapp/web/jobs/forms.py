@@ -20,3 +20,7 @@ class DraftForm(FlaskForm):
     )
     level = SelectField("Level", choices=LEVEL_CHOICES, default="beginner")
     submit = SubmitField("Draft the course")
+
+
+class RetryForm(FlaskForm):
+    """Nothing but the CSRF token: the button confirms the retry."""

@@ -36,7 +36,7 @@ from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.edge import id_arg
 from webapp.web.jobs import bp
-from webapp.web.jobs.forms import DraftForm
+from webapp.web.jobs.forms import DraftForm, RetryForm
 from webapp.web.polling import add_card_views, poll_seconds
 
 PAGE_SIZE = 50
@@ -227,6 +227,37 @@ def admin_jobs():
         before=before, next_before=next_before, requesters=_requesters(rows),
         heartbeat_age=jobs.heartbeat_age,
     )
+
+
+@bp.route("/admin/jobs/<int:job_id>/retry", methods=["GET", "POST"])
+@role_required("admin")
+def retry_job(job_id: int):
+    """Run a failed job again (a new job with the same request), after a confirmation."""
+    job = db.session.get(GenerationJob, job_id)
+    if job is None:
+        abort(404)
+    form = RetryForm()
+    if request.method == "GET" or job.status != "failed":
+        status = 200 if request.method == "GET" else 409
+        return render_template("jobs/retry.html", job=job, form=form), status
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    try:
+        retry, created = jobs.retry_job(_user(), job, settings=get_settings(current_app))
+        retry_id = retry.id
+        db.session.commit()
+    except jobs.QuotaExceeded as exc:
+        db.session.rollback()
+        response = make_response(render_template("jobs/retry.html", job=job, form=form,
+                                                 quota_message=exc.message), 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if created:
+        runner.enqueue(retry_id)
+        flash(f"Job {job_id} is running again as job {retry_id}.", "success")
+    else:
+        flash("This job is already running again; here it is.", "info")
+    return redirect(url_for("jobs.show", job_id=retry_id), 303)
 
 
 def _month_arg(required: bool) -> date | None:

@@ -1,0 +1,26 @@
+"""Site settings an admin edits on /admin/settings: one row per setting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, choice_checks, utcnow
+
+# The settings there are; the footer pages are Markdown sources.
+SITE_SETTING_KEYS = ("site_name", "institution_name", "support_email", "logo",
+                     "page_privacy", "page_terms", "page_accessibility")
+
+
+class SiteSetting(Base):
+    __tablename__ = "site_setting"
+    __table_args__ = choice_checks(key=SITE_SETTING_KEYS)
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Text settings; for the logo, its media type and a digest ("image/png;1a2b…").
+    value: Mapped[str] = mapped_column(Text, default="")
+    # The logo's bytes (a few hundred KB at most); None for text settings.
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
