@@ -4,7 +4,7 @@ security events. The jobs, costs and mail pages live with the jobs blueprint and
 linked from the console's home.
 """
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from webapp.security import require_role
 from webapp.web.admin.formatting import describe_detail
@@ -18,16 +18,17 @@ def _admins_only():
     return require_role("admin")
 
 
-# The outgoing-mail log is the jobs area's page; linked when that area provides it.
-MAIL_LOG_ENDPOINT = "jobs.admin_mail"
-
-
 @bp.context_processor
 def _console_context() -> dict:
-    return {"mail_log_endpoint": MAIL_LOG_ENDPOINT
-            if MAIL_LOG_ENDPOINT in current_app.view_functions else None,
-            "describe_detail": describe_detail}
+    # The jobs, costs and outgoing-mail pages are the jobs area's; the console links them.
+    return {"mail_log_endpoint": "jobs.admin_mail", "describe_detail": describe_detail}
 
 
 # Views register themselves on ``bp``; import them after it exists.
-from webapp.web.admin import logs_views, settings_views, user_views, views  # noqa: E402, F401
+from webapp.web.admin import (  # noqa: E402, F401
+    account_views,
+    logs_views,
+    settings_views,
+    user_views,
+    views,
+)
