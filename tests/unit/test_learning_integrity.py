@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import delete, exists, func, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import ONETOMANY
 
 from tests import factories
@@ -278,7 +278,21 @@ def test_deleting_a_parent_whose_children_are_loaded(app_ctx, model, collection)
 
 
 @HOW
-def test_deleting_a_learner_removes_their_data_and_keeps_the_audit_trail(app_ctx, how):
+def test_the_database_refuses_to_delete_a_user_the_audit_trail_names(app_ctx, how):
+    """Audit rows are append-only (triggers): deleting a user they name would rewrite
+    them (ON DELETE SET NULL), so the database refuses, however the delete is sent."""
+    w = build_world()
+    assert count(AuditEvent, AuditEvent.actor_id == w.learner_id)
+    with pytest.raises(DBAPIError, match="append-only"):
+        remove(User, w.learner_id, how)
+    db.session.rollback()
+    assert db.session.get(User, w.learner_id) is not None
+    assert count(AuditEvent, AuditEvent.id.in_(w.audit_ids)) == len(w.audit_ids)
+
+
+def test_closing_a_learners_account_removes_their_data_and_keeps_the_audit_trail(app_ctx):
+    from webapp.services import account_data
+
     w = build_world()
     answer_ids = list(db.session.scalars(
         select(Answer.id).join(Attempt).where(Attempt.user_id == w.learner_id)))
@@ -291,40 +305,39 @@ def test_deleting_a_learner_removes_their_data_and_keeps_the_audit_trail(app_ctx
         for model in (Enrollment, SectionProgress, LessonProgress, Attempt, Note, Bookmark)
     }
 
-    remove(User, w.learner_id, how)
+    account_data.close_account(db.session.get(User, w.learner_id), actor=None)
+    db.session.commit()
+    db.session.expire_all()
 
     for model in (Enrollment, SectionProgress, LessonProgress, Attempt, Note, Bookmark,
                   Certificate):
         assert count(model, model.user_id == w.learner_id) == 0, model.__name__
     assert count(Answer, Answer.id.in_(answer_ids)) == 0
     assert count(AnswerChoice, AnswerChoice.answer_id.in_(answer_ids)) == 0
-    # The audit trail is append-only: the rows stay, without the actor.
+    # The audit trail and security events stay, naming the anonymized row (a pseudonym).
     rows = db.session.scalars(select(AuditEvent).where(AuditEvent.id.in_(w.audit_ids))).all()
     assert len(rows) == len(w.audit_ids)
-    assert all(row.actor_id is None for row in rows)
     events = db.session.scalars(
         select(SecurityEvent).where(SecurityEvent.id.in_(security_ids))).all()
     assert len(events) == len(security_ids)
-    assert all(event.user_id is None for event in events)
-    # Other learners and the course are untouched.
+    assert all(event.user_id == w.learner_id for event in events)
+    assert db.session.get(User, w.learner_id).status == "deleted"
     for model, n in bystander_rows.items():
         assert count(model, model.user_id == w.bystander_id) == n, model.__name__
-    assert db.session.get(Course, w.course_id) is not None
     assert_no_orphans()
 
 
-@HOW
-def test_deleting_a_course_owner_keeps_their_courses_without_an_owner(app_ctx, how):
+def test_closing_a_course_owners_account_keeps_their_courses(app_ctx):
+    from webapp.services import account_data
+
     w = build_world()
-    assert count(AuditEvent, AuditEvent.actor_id == w.owner_id)
-
-    remove(User, w.owner_id, how)
-
+    account_data.close_account(db.session.get(User, w.owner_id), actor=None)
+    db.session.commit()
+    db.session.expire_all()
     for course_id in (w.course_id, w.other_course_id):
         course = db.session.get(Course, course_id)
-        assert course is not None and course.owner_id is None
+        assert course is not None and course.owner_id == w.owner_id
         assert course.status == "published"
-    assert count(AuditEvent, AuditEvent.actor_id == w.owner_id) == 0
     assert count(Lesson, Lesson.course_id == w.course_id) == 4
     assert count(Enrollment, Enrollment.course_id == w.course_id) == 2
     assert_no_orphans()
