@@ -58,6 +58,7 @@ def test_an_admin_suspends_a_learner_who_is_signed_out_and_told_why(
     with app.app_context():
         user = db.session.scalar(db.select(User).filter_by(email=account.email))
         assert user.status == "suspended"
+        learner_id = user.id
 
     # The learner's open session ends on its next request.
     learner.goto("/dashboard")
@@ -72,7 +73,10 @@ def test_an_admin_suspends_a_learner_who_is_signed_out_and_told_why(
     page.goto("/admin/security")
     expect(page.get_by_role("cell", name="Login blocked", exact=True)).to_have_count(1)
     assert_accessible(page, "security events")
-    for path, name in (("/admin/audit", "audit log"), ("/admin/settings", "site settings")):
+    for path, name in (("/admin/audit", "audit log"), ("/admin/settings", "site settings"),
+                       (f"/admin/users/{learner_id}/reset-link", "reset link"),
+                       (f"/admin/users/{learner_id}/export", "data download"),
+                       (f"/admin/users/{learner_id}/close", "closing the account")):
         page.goto(path)
         assert_accessible(page, name)
     browser_log.assert_clean()

@@ -141,7 +141,10 @@ def _pages(w: dict) -> dict[str | None, list[str | tuple[str, str]]]:
             f"/admin/users?q={w['course'][:1]}",
             f"/admin/users/{w['learner_id']}", f"/admin/users/{w['learner_id']}/role",
             f"/admin/users/{w['learner_id']}/suspend", f"/admin/users/{w['learner_id']}/ban",
-            f"/admin/users/{w['learner_id']}/reactivate", "/admin/audit",
+            f"/admin/users/{w['learner_id']}/reactivate",
+            f"/admin/users/{w['learner_id']}/reset-link",
+            f"/admin/users/{w['learner_id']}/export",
+            f"/admin/users/{w['learner_id']}/close", "/admin/audit",
             "/admin/audit?action=user.create", "/admin/security", "/admin/settings",
             f"/admin/jobs/{w['job_id']}/retry"],
     }
