@@ -167,7 +167,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         _rollback()
-        return render_error(exc.status, exc.message)
+        wait = getattr(exc, "retry_after", None)
+        return render_error(exc.status, exc.message,
+                            {"Retry-After": str(wait)} if wait else None)
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc: IntegrityError):

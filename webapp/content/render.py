@@ -291,6 +291,37 @@ def render_question_inline(source: str) -> str:
     return clean(_QUESTION_MD.renderer.render(tokens, _QUESTION_MD.options, {}))
 
 
+def _build_post_parser(*, tables: bool) -> MarkdownIt:
+    """Markdown for what community members write: paragraphs, lists, quotes, links, code
+    spans and highlighted code blocks. No raw HTML, no components, no headings (a post sits
+    under the page's own), no images (a picture in a post would load from someone else's
+    server for every reader). Tables in questions and answers, not in channel messages."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("table_open", _render_table_open)
+    md.enable(["strikethrough"] + (["table"] if tables else []))
+    md.disable(["image", "heading", "lheading"])
+    return md
+
+
+_POST_MD = _build_post_parser(tables=True)
+_MESSAGE_MD = _build_post_parser(tables=False)
+
+
+def render_post(source: str) -> str:
+    """A question, answer, announcement or event description as sanitized HTML."""
+    tokens = _POST_MD.parse(source)
+    _decorate(tokens, set())
+    return clean(_POST_MD.renderer.render(tokens, _POST_MD.options, {}))
+
+
+def render_message(source: str) -> str:
+    """A channel message as sanitized HTML: the post subset without tables."""
+    tokens = _MESSAGE_MD.parse(source)
+    _decorate(tokens, set())
+    return clean(_MESSAGE_MD.renderer.render(tokens, _MESSAGE_MD.options, {}))
+
+
 def _unique(values) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 

@@ -9,6 +9,20 @@ from webapp.models.authoring import (
 )
 from webapp.models.base import Base
 from webapp.models.branches import Branch, BranchProgress, BranchRequest
+from webapp.models.community import (
+    Announcement,
+    CalendarFeed,
+    Channel,
+    ChannelMessage,
+    Event,
+    EventRsvp,
+    Flag,
+    Notification,
+    PostRevision,
+    QaAnswer,
+    QaQuestion,
+    QaVote,
+)
 from webapp.models.content_generation import ContentGeneration
 from webapp.models.courses import (
     Course,
@@ -46,6 +60,7 @@ from webapp.models.users import User, UserSession
 __all__ = [
     "AcceptedAnswer",
     "AccountToken",
+    "Announcement",
     "Answer",
     "AnswerChoice",
     "Attempt",
@@ -56,7 +71,10 @@ __all__ = [
     "Branch",
     "BranchProgress",
     "BranchRequest",
+    "CalendarFeed",
     "Certificate",
+    "Channel",
+    "ChannelMessage",
     "Choice",
     "ContentGeneration",
     "Course",
@@ -65,6 +83,9 @@ __all__ = [
     "CourseRevision",
     "CourseTag",
     "Enrollment",
+    "Event",
+    "EventRsvp",
+    "Flag",
     "GenerationJob",
     "Lesson",
     "LessonProgress",
@@ -72,9 +93,14 @@ __all__ = [
     "LessonRevision",
     "Module",
     "Note",
+    "Notification",
     "NotificationPreference",
     "OutgoingMail",
+    "PostRevision",
     "ProviderCall",
+    "QaAnswer",
+    "QaQuestion",
+    "QaVote",
     "Question",
     "Quiz",
     "Section",

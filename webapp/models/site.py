@@ -11,7 +11,12 @@ from webapp.models.base import Base, choice_checks, utcnow
 
 # The settings there are; the footer pages are Markdown sources.
 SITE_SETTING_KEYS = ("site_name", "institution_name", "support_email", "logo",
-                     "page_privacy", "page_terms", "page_accessibility")
+                     "page_privacy", "page_terms", "page_accessibility",
+                     # The community's rules (``webapp.services.community_rules``).
+                     "flag_hide_threshold", "newcomer_days", "newcomer_posts",
+                     "newcomer_posts_per_hour", "member_posts_per_hour",
+                     "message_max_length", "edit_window_minutes",
+                     "notification_retention_days")
 
 
 class SiteSetting(Base):

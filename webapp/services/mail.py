@@ -50,6 +50,8 @@ SUBJECTS = {
     "email_change_notice": "Your Tangent email address is being changed",
     "email_changed": "Your Tangent email address was changed",
     "password_changed": "Your Tangent password was changed",
+    "notification": "News from Tangent",
+    "digest": "Your daily Tangent digest",
 }
 # Messages that carry a single-use link. The link's token is stored only hashed, so once
 # such a message is sent (or has failed for good) its bodies are blanked: a copy of the
@@ -93,10 +95,12 @@ def queue_mail(
     *,
     user: User | None = None,
     site_url: str,
+    subject: str | None = None,
     **context: Any,
 ) -> OutgoingMail:
-    """Render message ``name`` for ``recipient`` and queue it; sent after the caller commits."""
-    subject = SUBJECTS[name]
+    """Render message ``name`` for ``recipient`` and queue it; sent after the caller commits.
+    ``subject`` replaces the message's usual subject (notifications say what happened)."""
+    subject = subject or SUBJECTS[name]
     context = {"subject": subject, "recipient": recipient, "user": user,
                "site_url": site_url, **context}
     row = OutgoingMail(
