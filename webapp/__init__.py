@@ -287,10 +287,15 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         branches,
         catalog,
+        channels,
         editor,
+        events,
+        flags,
         jobs,
         learn,
         main,
+        notifications,
+        qa,
         quiz,
         site,
     )
@@ -304,5 +309,5 @@ def _register_blueprints(app: Flask) -> None:
     install_question_filters(app)
     install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
-                 admin, site):
+                 admin, site, qa, channels, events, notifications, flags):
         app.register_blueprint(area.bp)
