@@ -18,10 +18,9 @@ depends_on = None
 
 OLD_KEYS = ('site_name', 'institution_name', 'support_email', 'logo',
             'page_privacy', 'page_terms', 'page_accessibility')
-NEW_KEYS = OLD_KEYS + ('flag_hide_threshold', 'newcomer_days', 'newcomer_posts',
-                       'newcomer_posts_per_hour', 'member_posts_per_hour',
-                       'message_max_length', 'edit_window_minutes',
-                       'notification_retention_days')
+NEW_KEYS = (*OLD_KEYS, 'flag_hide_threshold', 'newcomer_days', 'newcomer_posts',
+            'newcomer_posts_per_hour', 'member_posts_per_hour', 'message_max_length',
+            'edit_window_minutes', 'notification_retention_days')
 
 
 def _in(column, values):
@@ -309,8 +308,8 @@ def upgrade():
 
 
 def downgrade():
-    op.execute("DELETE FROM site_setting WHERE key NOT IN "
-               f"({', '.join(repr(k) for k in OLD_KEYS)})")
+    setting = sa.table('site_setting', sa.column('key', sa.String))
+    op.execute(setting.delete().where(setting.c.key.not_in(OLD_KEYS)))
     _keys(OLD_KEYS)
     with op.batch_alter_table('qa_vote', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_qa_vote_question_id'))

@@ -117,6 +117,23 @@ def test_user_list_pages_by_keyset(app, signed_in, make_user, monkeypatch):
     assert 'rel="next"' not in second
 
 
+def test_audit_log_pages_keep_their_filters(app, signed_in, make_user, monkeypatch):
+    from webapp.web.admin import logs_views
+
+    monkeypatch.setattr(logs_views, "PAGE_SIZE", 2)
+    admin = signed_in("boss@example.org", "admin")
+    with app.app_context():
+        for n in range(3):
+            make_user(f"page{n}@example.org")
+    first = admin.get("/admin/audit?action=user.create").get_data(as_text=True)
+    assert "Newest" not in first
+    older = re.search(r'href="(/admin/audit\?[^"]*)" rel="next"', first).group(1)
+    older = older.replace("&amp;", "&")
+    assert "action=user.create" in older and "before=" in older
+    second = admin.get(older).get_data(as_text=True)
+    assert 'href="/admin/audit?action=user.create">Newest</a>' in second
+
+
 def test_user_page_shows_account_enrollments_sessions_and_events(
         app, signed_in, make_course, enroll):
     admin = signed_in("boss@example.org", "admin")
