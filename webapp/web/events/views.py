@@ -24,7 +24,7 @@ from flask_login import current_user, login_required
 from webapp import htmx
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import accounts
+from webapp.services import accounts, site
 from webapp.services.community import access, announcements, calendar, events
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
@@ -215,7 +215,7 @@ def cancel(event_id: int):
 def _page_context(event_id: int) -> dict:
     page = events.event_page(_user(), event_id)
     event = page.event
-    return {"page": page, "event": event, "form": ActionForm(),
+    return {"info": page, "event": event, "form": ActionForm(),
             # The organiser's own wording of the time, for those in another zone.
             "organiser_time": (format_moment(event.starts_at, event.time_zone),
                                format_moment(event.ends_at, event.time_zone))}
@@ -291,7 +291,7 @@ def feed(token: str):
     if owner is None:
         abort(404)
     body = calendar.feed_ics(events.feed_events(owner), site_url(),
-                             f"{get_settings(current_app).site_name} events")
+                             f"{site.current().site_name} events")
     return _ics(body, "events.ics")
 
 
