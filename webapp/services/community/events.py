@@ -489,15 +489,6 @@ def list_events(user: User, *, past: bool = False, course: Course | None = None,
     return page, (Cursor(page[-1].event.starts_at, page[-1].event.id) if more else None)
 
 
-def upcoming_for_course(course_id: int, limit: int = 3,
-                        now: datetime | None = None) -> list[Event]:
-    """The next few events of a course (for its page; the caller checks membership)."""
-    return list(db.session.scalars(select(Event).where(
-        Event.course_id == course_id, Event.status == "visible",
-        Event.state == "scheduled", Event.ends_at > (now or utcnow()))
-        .order_by(Event.starts_at, Event.id).limit(limit)))
-
-
 def event_page(user: User | None, event_id: int) -> EventPage:
     """Everything the event's page shows, in a constant number of statements."""
     event, course = _readable(user, event_id)

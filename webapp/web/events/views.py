@@ -63,7 +63,7 @@ def _refuse(form, exc: ValidationFailed) -> None:
 @bp.app_template_global("course_news")
 def course_news(course_id: int, enrolled: bool):
     """For the course page: its newest announcements and next events, when the viewer is
-    a member (enrolled, or staff); else None. Two statements for members."""
+    a member (enrolled, or staff); else None. One statement for enrolled learners."""
     user = _user()
     if not user.is_authenticated:
         return None
@@ -71,8 +71,8 @@ def course_news(course_id: int, enrolled: bool):
         course = access.get_course(course_id)
         if not access.is_staff(user, course):
             return None
-    return {"announcements": announcements.latest_for_course(course_id),
-            "events": events.upcoming_for_course(course_id)}
+    found, coming = announcements.course_news(course_id)
+    return {"announcements": found, "events": coming}
 
 
 @bp.app_template_global("dashboard_announcements")
