@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.unit.test_sanitizer import problems_in
+from tests.web.test_html_valid import vnu  # noqa: F401 - the checker fixture
 from tests.xss_corpus import worst_vectors
 from webapp.extensions import db
 from webapp.models import CalendarFeed, Course, Event, EventRsvp, User
@@ -275,3 +277,43 @@ def test_hostile_text_comes_back_escaped(app, site, as_user):
         assert response.status_code == 303, text
         page = owner.get(response.headers["Location"]).get_data(as_text=True)
         assert problems_in(_content(page)) == [], text
+
+
+def test_pages_are_valid_html(app, site, as_user, vnu, tmp_path):  # noqa: F811
+    """The events and announcements pages, full and partial, by the Nu Html Checker."""
+    owner, token = as_user("owner@example.org")
+    posted = owner.post(f"/announcements/course/{site['course']}/new", data={
+        "csrf_token": token, "title": "Week 2", "body": "Read *this*."})
+    announcement = posted.headers["Location"]
+    ann, ann_token = as_user("ann@example.org")
+    ann.post(f"/events/{site['event']}/rsvp", data={"csrf_token": ann_token, "going": "yes"})
+    pages = {
+        "owner": (owner, ["/events", "/events?when=past", f"/events/course/{site['course']}",
+                          f"/events/course/{site['course']}/new", f"/events/{site['event']}",
+                          f"/events/{site['event']}/edit", f"/events/{site['event']}/cancel",
+                          "/events/calendar", f"/announcements/course/{site['course']}",
+                          f"/announcements/course/{site['course']}/new", announcement,
+                          f"{announcement}/edit"]),
+        "ann": (ann, [f"/events/{site['event']}", "/dashboard", "/courses/python",
+                      f"/announcements/course/{site['course']}"]),
+    }
+    files = {}
+    for who, (client, paths) in pages.items():
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == 200, (who, path)
+            name = f"page{len(files):03d}.html"
+            (tmp_path / name).write_bytes(response.data)
+            files[name] = f"{who} {path}"
+    bad = owner.post(f"/events/course/{site['course']}/new", data=form(token, capacity="0"))
+    (tmp_path / "refused.html").write_bytes(bad.data)
+    files["refused.html"] = "owner refused form"
+    created = owner.post("/events/calendar", data={"csrf_token": token})
+    (tmp_path / "feed.html").write_bytes(created.data)
+    files["feed.html"] = "owner feed created"
+    result = subprocess.run([*vnu, *sorted(str(tmp_path / n) for n in files)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    messages = json.loads(result.stderr or result.stdout)["messages"]
+    errors = [f"{files[Path(m['url']).name]}:{m.get('lastLine')}: {m['message']}"
+              for m in messages if m.get("type") == "error"]
+    assert errors == []
