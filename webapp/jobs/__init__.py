@@ -75,6 +75,10 @@ def init_queue(app: Flask, settings) -> Huey:
     def recover_jobs() -> None:
         recover(app)
 
+    @huey.periodic_task(crontab(minute="*/10"), name="tangent.send_event_reminders")
+    def send_event_reminders() -> None:
+        remind_events(app)
+
     app.extensions["tangent.huey"] = huey
     app.extensions["tangent.run_job"] = run_job
     app.extensions["tangent.send_mail"] = send_mail
@@ -140,6 +144,27 @@ def recover(app: Flask) -> list[int]:
     if mail_ids:
         log.info("re-enqueued mail %s", mail_ids)
     return ids
+
+
+def remind_events(app: Flask) -> int:
+    """Remind people going to events that start within a day (each event once; see
+    ``services.community.events.send_due_reminders``); the number of events reminded of."""
+    from webapp.extensions import db
+    from webapp.models.base import utcnow
+    from webapp.services.community.events import send_due_reminders
+    from webapp.services.community.notifications import MailContext
+    from webapp.settings import get_settings
+
+    settings = get_settings(app)
+    context = MailContext(site_url=settings.base_url or "http://127.0.0.1:5000",
+                          secret=settings.secret_key)
+    with app.app_context():
+        try:
+            sent = send_due_reminders(utcnow(), context)
+            db.session.commit()
+        finally:
+            db.session.remove()
+    return sent
 
 
 class EmbeddedConsumer(Consumer):
