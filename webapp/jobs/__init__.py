@@ -75,6 +75,14 @@ def init_queue(app: Flask, settings) -> Huey:
     def recover_jobs() -> None:
         recover(app)
 
+    @huey.periodic_task(crontab(minute="0", hour="6"), name="tangent.send_digests")
+    def send_digests() -> None:
+        send_notification_digests(app)
+
+    @huey.periodic_task(crontab(minute="30", hour="3"), name="tangent.purge_notifications")
+    def purge_notifications() -> None:
+        purge_old_notifications(app)
+
     app.extensions["tangent.huey"] = huey
     app.extensions["tangent.run_job"] = run_job
     app.extensions["tangent.send_mail"] = send_mail
@@ -140,6 +148,50 @@ def recover(app: Flask) -> list[int]:
     if mail_ids:
         log.info("re-enqueued mail %s", mail_ids)
     return ids
+
+
+def mail_context_for(app: Flask):
+    """What notification emails sent from a job need: the site's address (TANGENT_BASE_URL,
+    else the development address) and the key that signs unsubscribe links."""
+    from webapp.services.community.notifications import MailContext
+    from webapp.services.mail import DEFAULT_BASE_URL
+    from webapp.settings import get_settings
+
+    return MailContext(site_url=get_settings(app).base_url or DEFAULT_BASE_URL,
+                       secret=app.secret_key or "")
+
+
+def send_notification_digests(app: Flask, now=None) -> int:
+    """The daily digest emails (``notifications.send_digests``), committed; how many."""
+    from webapp.extensions import db
+    from webapp.models.base import utcnow
+    from webapp.services.community import notifications
+
+    with app.app_context():
+        try:
+            sent = notifications.send_digests(now or utcnow(), mail_context_for(app))
+            db.session.commit()
+        finally:
+            db.session.remove()
+    log.info("queued %s digest emails", sent)
+    return sent
+
+
+def purge_old_notifications(app: Flask, now=None) -> int:
+    """Delete notifications older than the rule "notification_retention_days"; how many."""
+    from webapp.extensions import db
+    from webapp.models.base import utcnow
+    from webapp.services.community import notifications, rules
+
+    with app.app_context():
+        try:
+            removed = notifications.purge_notifications(
+                now or utcnow(), rules.value("notification_retention_days"))
+            db.session.commit()
+        finally:
+            db.session.remove()
+    log.info("purged %s old notifications", removed)
+    return removed
 
 
 class EmbeddedConsumer(Consumer):
