@@ -174,7 +174,9 @@ def test_list_and_badge_query_counts_do_not_grow(app, ada, query_counter):
     # BEGIN, the session's user, the count.
     assert large["badge"] <= 3
     badge = text(ada.get("/notifications/badge", headers=HX))
-    assert "99+" in badge and "<html" not in badge and 'data-hx-trigger="every 60s"' in badge
+    assert "99+" in badge and "<html" not in badge and badge.startswith(f"<span {BADGE}")
+    page = text(ada.get("/courses/"))
+    assert 'data-hx-get="/notifications/badge" data-hx-trigger="every 60s"' in page
 
 
 def test_badge_rides_on_htmx_answers_of_signed_in_users_only(app, ada, make_course):
