@@ -7,7 +7,12 @@ row; "email" writes the row and queues an email at once (sent after the caller c
 themselves; inactive accounts hear nothing.
 
 Emails carry an unsubscribe link that works without signing in: a signed token naming the
-user and the kind (``unsubscribe_token``), which turns that kind off.
+user and the kind (``unsubscribe_token``), which turns that kind off (``unsubscribe``).
+
+Also here: the reader's list (keyset pages) and unread count (capped, for the header
+badge), marking read, the daily digest (``send_digests``: rows claimed with a conditional
+UPDATE, one email per user per day), purging (``purge_notifications``), and the notices of
+finished jobs (``notify_job_finished``: "branch_ready", "draft_finished").
 """
 
 from __future__ import annotations
