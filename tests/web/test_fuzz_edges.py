@@ -91,6 +91,8 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
             # Mailed links (reset, verify, email change): a token that is no token.
             "token": "nosuchtoken",
             "name": "privacy",
+            # Notifications and flags (issue 13).
+            "notification_id": "1", "kind": "lesson", "target_id": str(lesson.id),
         }
 
 

@@ -79,6 +79,14 @@ def init_queue(app: Flask, settings) -> Huey:
     def send_event_reminders() -> None:
         remind_events(app)
 
+    @huey.periodic_task(crontab(minute="0", hour="6"), name="tangent.send_digests")
+    def send_digests() -> None:
+        send_notification_digests(app)
+
+    @huey.periodic_task(crontab(minute="30", hour="3"), name="tangent.purge_notifications")
+    def purge_notifications() -> None:
+        purge_old_notifications(app)
+
     app.extensions["tangent.huey"] = huey
     app.extensions["tangent.run_job"] = run_job
     app.extensions["tangent.send_mail"] = send_mail
@@ -146,21 +154,60 @@ def recover(app: Flask) -> list[int]:
     return ids
 
 
+def mail_context_for(app: Flask):
+    """What notification emails sent from a job need: the site's address (TANGENT_BASE_URL,
+    else the development address) and the key that signs unsubscribe links."""
+    from webapp.services.community.notifications import MailContext
+    from webapp.services.mail import DEFAULT_BASE_URL
+    from webapp.settings import get_settings
+
+    return MailContext(site_url=get_settings(app).base_url or DEFAULT_BASE_URL,
+                       secret=app.secret_key or "")
+
+
+def send_notification_digests(app: Flask, now=None) -> int:
+    """The daily digest emails (``notifications.send_digests``), committed; how many."""
+    from webapp.extensions import db
+    from webapp.models.base import utcnow
+    from webapp.services.community import notifications
+
+    with app.app_context():
+        try:
+            sent = notifications.send_digests(now or utcnow(), mail_context_for(app))
+            db.session.commit()
+        finally:
+            db.session.remove()
+    log.info("queued %s digest emails", sent)
+    return sent
+
+
+def purge_old_notifications(app: Flask, now=None) -> int:
+    """Delete notifications older than the rule "notification_retention_days"; how many."""
+    from webapp.extensions import db
+    from webapp.models.base import utcnow
+    from webapp.services.community import notifications, rules
+
+    with app.app_context():
+        try:
+            removed = notifications.purge_notifications(
+                now or utcnow(), rules.value("notification_retention_days"))
+            db.session.commit()
+        finally:
+            db.session.remove()
+    log.info("purged %s old notifications", removed)
+    return removed
+
+
 def remind_events(app: Flask) -> int:
     """Remind people going to events that start within a day (each event once; see
     ``services.community.events.send_due_reminders``); the number of events reminded of."""
     from webapp.extensions import db
     from webapp.models.base import utcnow
     from webapp.services.community.events import send_due_reminders
-    from webapp.services.community.notifications import MailContext
-    from webapp.settings import get_settings
 
-    settings = get_settings(app)
-    context = MailContext(site_url=settings.base_url or "http://127.0.0.1:5000",
-                          secret=settings.secret_key)
     with app.app_context():
         try:
-            sent = send_due_reminders(utcnow(), context)
+            sent = send_due_reminders(utcnow(), mail_context_for(app))
             db.session.commit()
         finally:
             db.session.remove()

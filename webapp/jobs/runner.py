@@ -25,6 +25,7 @@ from webapp.models import GenerationJob
 from webapp.models.base import utcnow
 from webapp.providers.text import ProviderError, TransientProviderError
 from webapp.providers.tts import SpeechError, TransientSpeechError
+from webapp.services.community.notifications import notify_job_finished
 from webapp.services.exceptions import DomainError
 from webapp.services.jobs import finish_job, record_usage
 from webapp.settings import ConfigError, get_settings
@@ -173,8 +174,22 @@ def _record_failed_calls(job: GenerationJob, exc: Exception, step: str, failure:
 
 def _end(job: GenerationJob, status: str) -> str:
     finish_job(job, status)
+    _notify_finished(job)
     db.session.commit()
     return job.status
+
+
+def _notify_finished(job: GenerationJob) -> None:
+    """Tell whoever waits on the job ("branch_ready", "draft_finished"), in the transaction
+    that ends it; a failure to notify never fails the finished job."""
+    from webapp.jobs import mail_context_for
+
+    try:
+        with db.session.begin_nested():
+            notify_job_finished(job, mail_context=mail_context_for(
+                current_app._get_current_object()))
+    except Exception:  # the job's work is done; the notice is lost, and logged
+        log.exception("could not notify the end of job %s", job.id)
 
 
 def _fail(job: GenerationJob, message: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import ChannelMessage, QaAnswer, QaQuestion, SiteSetting, User
 from webapp.models.base import utcnow
+from webapp.services.audit import record_audit
 from webapp.services.exceptions import ValidationFailed
 
 
@@ -132,3 +133,39 @@ def posts_per_hour(user: User) -> int:
     rules = current()
     key = "newcomer_posts_per_hour" if is_newcomer(user, rules) else "member_posts_per_hour"
     return rules[key]
+
+
+def save_rules(actor: User, values: dict[str, int | str | None]) -> dict[str, list[int]]:
+    """Store the rules in ``values`` (others unchanged), each a whole number within its
+    range; refused, field by field, before anything is written. Audited with what changed
+    (``{key: [before, after]}``, empty when nothing did). Flushes."""
+    checked: dict[str, int] = {}
+    for key, raw in values.items():
+        rule = BY_KEY.get(key)
+        if rule is None:
+            raise ValidationFailed(f"There is no rule called “{str(key)[:40]}”.", field=key)
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            raise ValidationFailed(f"{rule.label}: write a whole number.", field=key) from None
+        if not rule.low <= number <= rule.high:
+            raise ValidationFailed(
+                f"{rule.label}: choose a number from {rule.low:,} to {rule.high:,}.",
+                field=key)
+        checked[key] = number
+    before = current()
+    delta = {key: [before[key], number] for key, number in checked.items()
+             if before[key] != number}
+    if not delta:
+        return {}
+    rows = {row.key: row for row in db.session.scalars(
+        select(SiteSetting).where(SiteSetting.key.in_(delta)))}
+    for key, (_old, number) in delta.items():
+        row = rows.get(key)
+        if row is None:
+            db.session.add(SiteSetting(key=key, value=str(number)))
+        else:
+            row.value = str(number)
+    record_audit(actor, "site.rules", "site_setting", None, delta)
+    db.session.flush()
+    return delta

@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webapp.models.users import ROLES
 from webapp.services.accounts import STATUS_REASON_MAX
+from webapp.services.community.rules import RULES
 from webapp.services.site import INSTITUTION_MAX, LOGO_MAX_BYTES, NAME_MAX, PAGE_MAX
 
 DURATIONS = [SelectChoice(value, label) for value, label in (
@@ -57,6 +58,20 @@ class SiteSettingsForm(FlaskForm):
     accessibility = TextAreaField("Accessibility statement",
                                   validators=[Length(max=PAGE_MAX)],
                                   description="Markdown. Empty: no accessibility page.")
+
+
+# The community rules, one number field each (``rule_<key>``), in the "Community rules"
+# fieldset of the same form: saved with the other settings.
+RULE_PREFIX = "rule_"
+for _rule in RULES:
+    setattr(SiteSettingsForm, RULE_PREFIX + _rule.key, IntegerField(
+        _rule.label, description=f"{_rule.help} From {_rule.low:,} to {_rule.high:,}; "
+                                 f"the default is {_rule.default:,}.",
+        # Left out of a post: unchanged.
+        validators=[Optional(),
+                    NumberRange(min=_rule.low, max=_rule.high,
+                                message=f"Choose a number from {_rule.low:,} to "
+                                        f"{_rule.high:,}.")]))
 
 
 class LogoForm(FlaskForm):

@@ -7,9 +7,10 @@ from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.services import site
+from webapp.services.community import rules
 from webapp.services.exceptions import ValidationFailed
 from webapp.web.admin import bp
-from webapp.web.admin.forms import ConfirmForm, LogoForm, SiteSettingsForm
+from webapp.web.admin.forms import RULE_PREFIX, ConfirmForm, LogoForm, SiteSettingsForm
 
 
 def _forms(settings: site.SiteSettings) -> tuple[SiteSettingsForm, LogoForm, ConfirmForm]:
@@ -21,12 +22,15 @@ def _forms(settings: site.SiteSettings) -> tuple[SiteSettingsForm, LogoForm, Con
         form.support_email.data = settings.support_email
         for name in site.PAGES:
             getattr(form, name).data = settings.page_sources.get(name, "")
+        for key, value in rules.current().items():
+            getattr(form, RULE_PREFIX + key).data = value
     return form, LogoForm(prefix="logo"), ConfirmForm(prefix="remove")
 
 
 def _render(form, logo_form, remove_form, status: int = 200, preview: dict | None = None):
     return render_template("admin/settings.html", form=form, logo_form=logo_form,
                            remove_form=remove_form, preview=preview, pages=site.PAGES,
+                           rule_fields=[RULE_PREFIX + rule.key for rule in rules.RULES],
                            logo_max_kb=site.LOGO_MAX_BYTES // 1024), status
 
 
@@ -47,11 +51,18 @@ def settings():
         if request.form.get("action") == "preview":
             site.clean_settings(**fields)
             return _render(form, logo_form, remove_form, preview=site.preview_pages(pages))
-        changed = site.save_settings(current_user._get_current_object(), **fields)
+        actor = current_user._get_current_object()
+        changed = site.save_settings(actor, **fields)
+        # The rules and the texts: one save, one transaction.
+        changed_rules = rules.save_rules(actor, {
+            rule.key: getattr(form, RULE_PREFIX + rule.key).data for rule in rules.RULES
+            if getattr(form, RULE_PREFIX + rule.key).data is not None})
+        changed = changed or changed_rules
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()
-        field = getattr(form, exc.field or "", None) or form.site_name
+        field = getattr(form, exc.field or "", None) or getattr(
+            form, RULE_PREFIX + (exc.field or ""), None) or form.site_name
         field.errors = [*field.errors, exc.message]
         return _render(form, logo_form, remove_form, exc.status)
     site.clear_cache()
