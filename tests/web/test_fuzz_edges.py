@@ -17,6 +17,7 @@ It runs on SQLite and, in CI, on PostgreSQL, where ``integer`` columns end at 2^
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
@@ -27,7 +28,17 @@ from werkzeug.routing import IntegerConverter
 
 from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
-from webapp.models import Course, Lesson, LessonProposal, Question, Quiz, Section
+from webapp.models import (
+    Announcement,
+    Course,
+    Event,
+    Lesson,
+    LessonProposal,
+    Question,
+    Quiz,
+    Section,
+)
+from webapp.models.base import utcnow
 from webapp.services import quizzes
 
 BAD_NUMBERS = ["2147483648", "9223372036854775808", "1" + "0" * 30, "-9223372036854775809"]
@@ -79,6 +90,13 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
                                   title=lesson.title, source=lesson.source + "\nMore.\n",
                                   provider="openai", model="m", requested_by_id=editor.id)
         db.session.add(proposal)
+        start = utcnow() + timedelta(days=3)
+        event = Event(course_id=course.id, author_id=editor.id, title="Office hours",
+                      body="Come along.", starts_at=start, ends_at=start + timedelta(hours=1),
+                      capacity=5)
+        announcement = Announcement(course_id=course.id, author_id=editor.id,
+                                    title="Welcome", body="Hello.")
+        db.session.add_all([event, announcement])
         db.session.commit()
         return {
             "course_id": str(draft.id), "module_id": str(lesson.module_id),
@@ -93,6 +111,7 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
             "name": "privacy",
             # Notifications and flags (issue 13).
             "notification_id": "1", "kind": "lesson", "target_id": str(lesson.id),
+            "event_id": str(event.id), "announcement_id": str(announcement.id),
         }
 
 
