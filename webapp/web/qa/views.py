@@ -83,8 +83,8 @@ def course_questions(slug: str):
     page = qa.list_questions(user, course, sort=sort, query=query, lesson_id=lesson_id,
                              after=request.args.get("after"), removed=removed)
     lessons = dict(qa.course_lessons(course)) if lesson_id is not None else {}
-    return htmx.render(
-        "qa/list.html", course=course, page=page, sort=sort, sorts=SORT_LABELS, q=query,
+    return render_template(
+        "qa/list.html", course=course, listing=page, sort=sort, sorts=SORT_LABELS, q=query,
         lesson_id=lesson_id if lesson_id in lessons else None,
         lesson_title=lessons.get(lesson_id), removed=removed,
         staff=access.is_staff(user, course), member=access.is_member(user, course))
