@@ -421,7 +421,7 @@ def test_hidden_questions_are_seen_by_their_author_and_staff_only(app, world, as
     with app.app_context():
         db.session.get(QaQuestion, qid).status = "hidden"
         db.session.commit()
-    assert "only you and the course’s teachers" in text(ann.get(f"/questions/{qid}"))
+    assert "only you and the course\u2019s teachers" in text(ann.get(f"/questions/{qid}"))
     assert as_user("bob@example.org").get(f"/questions/{qid}").status_code == 404
     assert "Show again" in text(as_user("owner@example.org").get(f"/questions/{qid}"))
 
