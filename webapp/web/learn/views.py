@@ -26,6 +26,7 @@ from webapp.database import reset_begin_mode, run_in_transaction, set_read_only
 from webapp.extensions import db
 from webapp.models import Lesson, Quiz, Section, User
 from webapp.services import accounts, audio, branches, courses, progress, reading
+from webapp.services.community import qa
 from webapp.services.completion import CourseProgress
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.settings import get_settings
@@ -299,6 +300,9 @@ def _lesson_page(page: reading.LessonPage, *, status: int = 200,
         branch_suggestions=list(page.branch_suggestions) if may_branch else [],
         branch_items=(branches.visible_branches(user, lesson, enrolled=enrolled)
                       if not focus else []),
+        # The questions panel (normal layout): one query, for readers who may see them.
+        lesson_questions=(qa.lesson_questions(lesson.id)
+                          if not focus and user.is_authenticated else None),
     )
     if enrolled and current is not None and (
         state.last_section_id != current.id or state.last_lesson_id != lesson.id
