@@ -34,6 +34,8 @@ from webapp.models import (
     Event,
     Lesson,
     LessonProposal,
+    QaAnswer,
+    QaQuestion,
     Question,
     Quiz,
     Section,
@@ -96,7 +98,12 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
                       capacity=5)
         announcement = Announcement(course_id=course.id, author_id=editor.id,
                                     title="Welcome", body="Hello.")
-        db.session.add_all([event, announcement])
+        asked = QaQuestion(course_id=course.id, lesson_id=lesson.id, author_id=editor.id,
+                           title="How do loops end?", body="Asking.", answer_count=1)
+        db.session.add_all([event, announcement, asked])
+        db.session.flush()
+        answer = QaAnswer(question_id=asked.id, author_id=editor.id, body="Like this.")
+        db.session.add(answer)
         db.session.commit()
         return {
             "course_id": str(draft.id), "module_id": str(lesson.module_id),
@@ -112,6 +119,9 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
             # Notifications and flags (issue 13).
             "notification_id": "1", "kind": "lesson", "target_id": str(lesson.id),
             "event_id": str(event.id), "announcement_id": str(announcement.id),
+            "answer_id": str(answer.id),
+            # The Q&A's ``question_id`` (the quiz editor's is ``question_id`` above).
+            "_qa_question_id": str(asked.id),
         }
 
 
@@ -227,6 +237,9 @@ def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz):
             pages.add(_build(rule, ids))
     pages.add(_build(app.url_map._rules_by_endpoint["editor.course"][0],
                      {**ids, "course_id": ids["_published_course_id"]}))
+    for rule, methods in _rules(app):
+        if rule.endpoint.startswith("qa.") and "GET" in methods:
+            pages.add(_build(rule, {**ids, "question_id": ids["_qa_question_id"]}))
     forms: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
     for page in sorted(pages):
         response = client.get(page)
