@@ -371,6 +371,10 @@ def post_message(user: User, view: ChannelAccess, body: str | None, *,
                     Channel.id == parent.channel_id)) != view.slug:
             raise NotFound("There is no such thread in this channel.")
     channel = _ensure_channel(view)
+    # Posts in one channel queue on its row (PostgreSQL: FOR UPDATE; SQLite serializes
+    # writers anyway), so ids become visible in the order they were given: a reader's
+    # "since" cursor can never step past a message whose transaction commits late.
+    db.session.execute(select(Channel.id).where(Channel.id == channel.id).with_for_update())
     now = utcnow()
     message = ChannelMessage(channel_id=channel.id, author_id=user.id, parent_id=parent_id,
                              body=text, body_html=render_message(text),
