@@ -14,7 +14,15 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Channel, ChannelMessage, Notification, PostRevision, SiteSetting, User
+from webapp.models import (
+    Channel,
+    ChannelMessage,
+    Course,
+    Notification,
+    PostRevision,
+    SiteSetting,
+    User,
+)
 from webapp.models.base import utcnow
 from webapp.services.community import channels
 
@@ -580,3 +588,11 @@ def test_each_message_has_a_flag_link(people, client, login, ctx):
         mid = db.session.scalar(select(ChannelMessage.id))
     assert f'href="/flag/message/{mid}"' in client.get("/channels/general").get_data(
         as_text=True)
+
+
+def test_course_page_links_its_channel_for_enrolled_learners(people, client, login):
+    login(client, "ann@example.org")
+    with client.application.app_context():
+        slug = db.session.get(Course, people.course_id).slug
+    html = client.get(f"/courses/{slug}").get_data(as_text=True)
+    assert f'href="/channels/{people.slug}"' in html
