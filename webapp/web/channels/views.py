@@ -76,7 +76,8 @@ def _proof_holds(slug: str) -> bool:
 
 def _poll_context(view: channels.ChannelAccess, since: int) -> dict:
     return {"view": view, "since": since, "proof": _poll_token(view.slug),
-            "poll_seconds": POLL_SECONDS}
+            "poll_seconds": POLL_SECONDS,
+            "channel_url": url_for("channels.show", slug=view.slug)}
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -195,7 +196,8 @@ def mentions(slug: str):
 def _thread_page(view, message_id: int, form: MessageForm, status: int = 200):
     head, replies = channels.get_thread(view, message_id, after=_cursor("after"))
     return htmx.render("channels/thread.html", status_code=status, view=view, head=head,
-                       replies=replies, form=form, user=_user(), **_rule_context())
+                       replies=replies, form=form, user=_user(), **_rule_context(),
+                       channel_url=url_for("channels.show", slug=view.slug))
 
 
 @bp.get(f"/channels/{SLUG}/messages/<int:message_id>")
