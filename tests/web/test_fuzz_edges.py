@@ -30,6 +30,8 @@ from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
 from webapp.models import (
     Announcement,
+    Channel,
+    ChannelMessage,
     Course,
     Event,
     Lesson,
@@ -103,7 +105,12 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
         db.session.add_all([event, announcement, asked])
         db.session.flush()
         answer = QaAnswer(question_id=asked.id, author_id=editor.id, body="Like this.")
-        db.session.add(answer)
+        general = db.session.scalar(select(Channel).where(Channel.slug == "general")) \
+            or Channel(slug="general")
+        db.session.add_all([answer, general])
+        db.session.flush()
+        message = ChannelMessage(channel_id=general.id, author_id=editor.id, body="Hello.")
+        db.session.add(message)
         db.session.commit()
         return {
             "course_id": str(draft.id), "module_id": str(lesson.module_id),
@@ -119,7 +126,7 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
             # Notifications and flags (issue 13).
             "notification_id": "1", "kind": "lesson", "target_id": str(lesson.id),
             "event_id": str(event.id), "announcement_id": str(announcement.id),
-            "answer_id": str(answer.id),
+            "answer_id": str(answer.id), "message_id": str(message.id),
             # The Q&A's ``question_id`` (the quiz editor's is ``question_id`` above).
             "_qa_question_id": str(asked.id),
         }
@@ -240,6 +247,8 @@ def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz):
     for rule, methods in _rules(app):
         if rule.endpoint.startswith("qa.") and "GET" in methods:
             pages.add(_build(rule, {**ids, "question_id": ids["_qa_question_id"]}))
+        if rule.endpoint.startswith("channels.") and "GET" in methods:
+            pages.add(_build(rule, {**ids, "slug": "general"}))
     forms: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
     for page in sorted(pages):
         response = client.get(page)
