@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import make_response, render_template, request
+from flask import g, make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -58,3 +58,13 @@ def redirect(location: str):
     response = make_response("", 303)
     response.headers["Location"] = location
     return response
+
+
+def plain_fragment() -> None:
+    """Mark this response as a bare fragment (autocomplete suggestions, similar titles):
+    nothing else rides along with it, such as the out-of-band unread badge."""
+    g.htmx_plain_fragment = True
+
+
+def is_plain_fragment() -> bool:
+    return bool(g.get("htmx_plain_fragment"))

@@ -267,10 +267,12 @@ class Notification(LearnerRow, Base):
     digested_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class Flag(LearnerRow, Base):
+class Flag(Base):
     """One person's report of one item. ``target_kind``/``target_id`` name the item
     (question, answer, message, event, lesson, announcement); the moderation queue
-    reads them all. One flag per person and item."""
+    reads them all. One flag per person and item. Not a ``LearnerRow``: a report outlives
+    its reporter's account (closing it leaves the flag under the pseudonym), so that
+    moderators keep the evidence."""
 
     __tablename__ = "flag"
     __table_args__ = (
@@ -280,6 +282,8 @@ class Flag(LearnerRow, Base):
         Index("ix_flag_status", "status", "id"),
     )
 
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-2)
+    user_id: Mapped[int] = fk_id("user", sort_order=-1)
     target_kind: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[int] = mapped_column(Integer)
     course_id: Mapped[int | None] = fk_id("course", nullable=True, index=True)

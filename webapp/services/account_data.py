@@ -14,14 +14,18 @@ left out (the password hash, session token hashes).
   notes, bookmarks, quiz attempts with their answers, certificates (their public
   verification page stops answering: it showed the person's name, and it is not
   Tangent's to keep showing once the account is closed), "Go deeper" requests and
-  branch progress, co-editor memberships, notification preferences and sessions;
+  branch progress, co-editor memberships, notification preferences and sessions,
+  notifications and the calendar feed link; their votes are taken out of the scores
+  they counted in, and the seats they held at events go to the first person waiting;
 - the ``user`` row stays, anonymized: address ``deleted-<id>@deleted.invalid`` (so the
   real address can register again), name "Deleted user <id>", an unusable password,
   no time zone, role learner, status "deleted". The audit trail and security events
   are append-only and keep pointing at this pseudonym;
 - what the person made for others stays, attributed to the pseudonym: courses they
   own (admins can still edit them and give them a new owner), lesson and course
-  revisions, branch lessons other learners share, AI jobs they asked for;
+  revisions, branch lessons other learners share, AI jobs they asked for, their
+  questions, answers, channel messages, announcements and events (a thread keeps its
+  sense), and the flags they raised (moderators keep the evidence);
 - the last active admin cannot close their own account (nobody could run the site).
 """
 
@@ -38,6 +42,7 @@ from werkzeug.security import check_password_hash
 from webapp.extensions import db
 from webapp.models import (
     AccountToken,
+    Announcement,
     Answer,
     AnswerChoice,
     Attempt,
@@ -46,16 +51,25 @@ from webapp.models import (
     Branch,
     BranchProgress,
     BranchRequest,
+    CalendarFeed,
     Certificate,
+    ChannelMessage,
     Choice,
     Course,
     CourseEditor,
     Enrollment,
+    Event,
+    EventRsvp,
+    Flag,
     Lesson,
     LessonProgress,
     Note,
+    Notification,
     NotificationPreference,
     OutgoingMail,
+    QaAnswer,
+    QaQuestion,
+    QaVote,
     Question,
     Quiz,
     SectionProgress,
@@ -65,6 +79,8 @@ from webapp.models import (
 )
 from webapp.models.base import Base, utcnow
 from webapp.services.audit import record_audit, record_security_event
+from webapp.services.community import events as community_events
+from webapp.services.community import qa as community_qa
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.services.notification_prefs import preferences
 
@@ -81,6 +97,9 @@ DELETED_WITH_ACCOUNT: tuple[type[Base], ...] = (
     Note, Bookmark, Attempt, Certificate, BranchRequest, BranchProgress, CourseEditor,
     # Mailed links, and the mail log's rows about the person (their address and name).
     AccountToken, OutgoingMail,
+    # The community: what was addressed to the person, and their calendar link. (Votes
+    # and RSVPs are withdrawn first, by their services, so scores and seats stay right.)
+    Notification, CalendarFeed, QaVote, EventRsvp,
 )
 
 # Every table with a column that points at a user, and what closing an account does to
@@ -96,6 +115,14 @@ KEPT_WITH_PSEUDONYM = {
     "branch": "branch lessons are shared; promoted_by is the pseudonym",
     "course_editor": "added_by of other editors' memberships",
     "generation_job": "AI jobs and their costs stay in the ledger",
+    "qa_question": "questions stay for the course; the asker is the pseudonym",
+    "qa_answer": "answers stay with their questions; the author is the pseudonym",
+    "channel_message": "messages stay in their channels and threads",
+    "announcement": "announcements stay for the course's learners",
+    "event": "events stay for those going; the organiser is the pseudonym",
+    "post_revision": "earlier versions of posts name the pseudonym as editor",
+    "notification": "other people's notifications keep the pseudonym as actor",
+    "flag": "reports stay for moderators; the reporter (or resolver) is the pseudonym",
 }
 
 
@@ -213,6 +240,18 @@ def _authored(user: User) -> dict[str, Any]:
     }
 
 
+def _posts(user: User) -> dict[str, Any]:
+    """What the person wrote in the community, as they wrote it (Markdown)."""
+    text_only = ("body_html", "html_policy", "search_text")
+    return {
+        name: [_row(r, without=text_only) for r in db.session.scalars(
+            select(model).where(model.author_id == user.id).order_by(model.id))]
+        for name, model in (("questions", QaQuestion), ("answers", QaAnswer),
+                            ("channel_messages", ChannelMessage),
+                            ("announcements", Announcement), ("events", Event))
+    }
+
+
 # Section name → (the tables it covers, how it is built).
 SECTIONS: dict[str, tuple[tuple[str, ...], Callable[[User], Any]]] = {
     "enrollments": (("enrollment",), lambda u: _learner_rows(Enrollment, u)),
@@ -231,6 +270,13 @@ SECTIONS: dict[str, tuple[tuple[str, ...], Callable[[User], Any]]] = {
         OutgoingMail, u, without=("text_body", "html_body"))),
     "account_links": (("account_token",), lambda u: _learner_rows(
         AccountToken, u, without=("token_hash",))),
+    "notifications": (("notification",), lambda u: _learner_rows(Notification, u)),
+    "votes": (("qa_vote",), lambda u: _learner_rows(QaVote, u)),
+    "event_answers": (("event_rsvp",), lambda u: _learner_rows(EventRsvp, u)),
+    "calendar_feed": (("calendar_feed",), lambda u: _learner_rows(
+        CalendarFeed, u, without=("token_hash",))),
+    "flags_raised": (("flag",), lambda u: _learner_rows(Flag, u)),
+    "community_posts": ((), _posts),
     "security_events": (("security_event",), _security_events),
     "actions": (("audit_event",), _actions),
     "authoring": (("course_editor", "course"), _authored),
@@ -283,6 +329,8 @@ def close_account(user: User, *, actor: User | None, password: str | None = None
     if _is_last_admin(user):
         raise Conflict("This is the last active admin account: make another admin first, "
                        "so that someone can still run the site.")
+    community_qa.withdraw_votes(user)
+    community_events.release_rsvps(user)
     deleted = {}
     for model in DELETED_WITH_ACCOUNT:
         result = db.session.execute(delete(model).where(model.user_id == user.id)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, true, update
 
 from webapp.content.render import render_post
 from webapp.content.sanitize import POLICY_VERSION
@@ -433,6 +433,23 @@ def rsvp(user: User, event_id: int, going: bool, *,
     db.session.refresh(row, ["status"])
     db.session.expire(event, ["going_count"])
     return row.status
+
+
+def release_rsvps(user: User) -> int:
+    """Take back every answer of ``user`` (their account is closing): each seat they held
+    goes to the first person waiting (told on the site), then their RSVPs go; how many."""
+    rows = db.session.execute(select(EventRsvp.id, EventRsvp.event_id, EventRsvp.status)
+                              .where(EventRsvp.user_id == user.id)).all()
+    for rsvp_id, event_id, status in rows:
+        if status == "going" and _move(rsvp_id, "going", "not_going", waitlisted_at=None):
+            _free_seat(event_id)
+            event = db.session.get(Event, event_id)
+            if event is not None and event.state == "scheduled" and event.ends_at > utcnow():
+                _tell_promoted(event, _fill_seats(event_id), None, None)
+    if rows:
+        db.session.execute(delete(EventRsvp).where(EventRsvp.user_id == user.id)
+                           .execution_options(synchronize_session=False))
+    return len(rows)
 
 
 # --- reading ------------------------------------------------------------------------------

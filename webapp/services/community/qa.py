@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, false, or_, select, true, update
+from sqlalchemy import and_, case, delete, false, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -501,6 +501,21 @@ def vote(user: User, target: QaQuestion | QaAnswer, value: int) -> VoteResult:
     db.session.expire(target, ["score"])
     return VoteResult(score=db.session.scalar(
         select(model.score).where(model.id == target.id)) or 0, value=value)
+
+
+def withdraw_votes(user: User) -> int:
+    """Remove every vote of ``user`` (their account is closing), taking each out of its
+    target's score in the same transaction; how many went."""
+    votes = db.session.execute(select(QaVote.id, QaVote.question_id, QaVote.answer_id,
+                                      QaVote.value).where(QaVote.user_id == user.id)).all()
+    for _vote_id, question_id, answer_id, value in votes:
+        model, target_id = (QaQuestion, question_id) if question_id else (QaAnswer, answer_id)
+        db.session.execute(update(model).where(model.id == target_id).values(
+            score=model.score - value).execution_options(synchronize_session=False))
+    if votes:
+        db.session.execute(delete(QaVote).where(QaVote.id.in_([v[0] for v in votes]))
+                           .execution_options(synchronize_session=False))
+    return len(votes)
 
 
 def _require_author_or_staff(user: User, item: QaQuestion | QaAnswer, course: Course,

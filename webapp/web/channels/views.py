@@ -186,6 +186,7 @@ def mentions(slug: str):
     at = text.rfind("@")
     prefix = text[at + 1:] if at >= 0 and "\n" not in text[at + 1:] else ""
     names = channels.suggest_members(view, prefix) if prefix.strip() else []
+    htmx.plain_fragment()
     return htmx.render("channels/_mentions.html", names=names, prefix=prefix,
                        target=request.args.get("target", "channel-body"))
 

@@ -47,12 +47,12 @@ def _badge_html(oob: bool) -> str:
 def _append_badge(response):
     """Append the unread badge as an out-of-band swap to htmx fragments for signed-in users,
     so any htmx action (reading, posting, a poll that brought something) refreshes it for
-    one indexed COUNT. Not for full pages (they render it), redirects, empty answers or
-    anything not HTML."""
+    one indexed COUNT. Not for full pages (they render it), redirects, empty answers,
+    anything not HTML, or fragments marked ``htmx.plain_fragment()``."""
     if (not htmx.is_htmx() or response.status_code != 200 or response.is_streamed
             or response.direct_passthrough or response.mimetype != "text/html"
             or request.endpoint in (None, "notifications.badge", "static")
-            or request.headers.get("HX-Boosted") == "true"):
+            or request.headers.get("HX-Boosted") == "true" or htmx.is_plain_fragment()):
         return response
     if not current_user.is_authenticated:
         return response

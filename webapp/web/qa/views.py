@@ -100,6 +100,7 @@ def similar(slug: str):
     title = request.args.get("title", "")
     if not htmx.is_partial():
         return htmx.redirect(url_for("qa.course_questions", slug=course.slug, q=title[:100]))
+    htmx.plain_fragment()
     return htmx.render("qa/_similar.html", course=course,
                        similar=qa.similar_questions(user, course, title))
 
