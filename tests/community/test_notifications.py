@@ -120,7 +120,7 @@ def test_mark_all_read_as_a_form_and_with_htmx(app, ada, csrf_token):
     assert "Marked 2 notifications as read." in body and "<html" not in body
     assert unread(app, "ada@example.org") == 0
     # The badge comes along once, the rendered list's own, emptied.
-    assert body.count(BADGE) == 1 and 'data-hx-swap-oob="true"' in body
+    assert body.count(BADGE) == 1 and 'data-hx-swap-oob="innerHTML"' in body
     assert "badge-unread" not in body
     assert ada.post("/notifications/read-all", data={}).status_code == 400
 
@@ -186,7 +186,7 @@ def test_badge_rides_on_htmx_answers_of_signed_in_users_only(app, ada, make_cour
     partial = ada.get("/courses/?q=lean", headers=HX)
     body = text(partial)
     assert partial.status_code == 200 and "<html" not in body
-    assert body.count(BADGE) == 1 and 'data-hx-swap-oob="true"' in body
+    assert body.count(BADGE) == 1 and 'data-hx-swap-oob="innerHTML"' in body
     assert re.search(r'badge-unread">2<', body)
     # A full page renders the badge itself: no second copy.
     full = text(ada.get("/courses/"))
