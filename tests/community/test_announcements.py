@@ -85,7 +85,7 @@ def test_who_may_read_and_write(app, site, as_user):
         assert client.get(f"/announcements/course/{site['course']}").status_code == 403
         assert post(client, tok, site["course"]).status_code == 403
         assert "Week 2" not in client.get("/dashboard").get_data(as_text=True)
-    assert "Announcements and events" not in eve.get(f"/courses/{site['slug']}").get_data(
+    assert "Latest announcements" not in eve.get(f"/courses/{site['slug']}").get_data(
         as_text=True)
     # An enrolled learner reads but does not write, edit or delete.
     assert ann.get(path).status_code == 200

@@ -301,8 +301,65 @@ def load_demo(instance_path: Path, fixed_password: str | None = None) -> DemoSet
         opens = next((p for p in candidates if check_password_hash(user.password_hash, p)), None)
         logins.append(DemoLogin(email, role, opens))
     # Courses are owned by the demo editor; one transaction with the users.
-    load_demo_content(accounts.find_user_by_email(DEMO_EDITOR))
+    created = load_demo_content(accounts.find_user_by_email(DEMO_EDITOR))
+    first = next((c for c in created if c.slug == DEMO_COMMUNITY_COURSE), None)
+    if first is not None:
+        seed_community(first)
     return DemoSetup(logins=logins, keep={} if fixed_password else saved)
+
+
+DEMO_COMMUNITY_COURSE = "practical-python"
+
+
+def seed_community(course: Course) -> None:
+    """A little life in the demo's first course, when it is created: the demo learner is
+    enrolled, asks a question that the editor answers and the learner accepts; the editor
+    posts an announcement and schedules an office hour; both write in the course channel
+    and the general one. Everything goes through the services (so notifications are made
+    as for real use) without email."""
+    from datetime import datetime, timedelta
+
+    from webapp.services import progress
+    from webapp.services.community import announcements, channels, events, qa
+
+    learner = accounts.find_user_by_email("learner@example.com")
+    editor = accounts.find_user_by_email(DEMO_EDITOR)
+    if learner is None or editor is None or learner.status != "active":
+        return
+    progress.enroll(learner, course)
+    lesson = course.modules[0].lessons[1] if len(course.modules[0].lessons) > 1 \
+        else course.modules[0].lessons[0]
+    question = qa.ask_question(
+        learner, course, lesson_id=lesson.id,
+        title="When should I use a tuple instead of a list?",
+        body="Both hold several values in order. The lesson says tuples cannot change, "
+             "but when does that matter in practice?")
+    answer = qa.answer_question(
+        editor, question, mail_context=None,
+        body="Use a tuple for a fixed group of values that belong together, such as a "
+             "point or a row you read from a file:\n\n```python\npoint = (3, 4)\n"
+             "x, y = point\n```\n\nUse a list for a collection that grows or changes. "
+             "A tuple can also be a dictionary key; a list cannot.")
+    qa.accept_answer(learner, answer, mail_context=None)
+    announcements.post_announcement(
+        editor, course, mail_context=None, title="Welcome to Practical Python",
+        body="Ask in the **Questions** tab whenever a lesson leaves you stuck, and say hello "
+             "in the course channel. I answer every day.")
+    start = (datetime.now() + timedelta(days=7)).replace(hour=17, minute=0, second=0,
+                                                         microsecond=0)
+    events.create_event(editor, course, events.EventDraft(
+        title="Office hour: loops and functions",
+        body="Bring the exercise you are stuck on. We go through questions together.",
+        starts_local=start, ends_local=start + timedelta(hours=1), time_zone="UTC",
+        online_url="https://meet.example.com/practical-python", capacity=20))
+    course_channel = channels.get_access(learner, channels.course_slug(course.id))
+    channels.post_message(learner, course_channel,
+                          "Hello everyone! I am starting the lesson on collections today.")
+    channels.post_message(editor, course_channel,
+                          "Welcome @Demo Learner: the exercises at the end are worth doing.")
+    general = channels.get_access(editor, "general")
+    channels.post_message(editor, general,
+                          "Welcome to Tangent. This channel is open to everyone on the site.")
 
 
 def read_demo_logins(instance_path: Path) -> dict[str, str]:
