@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-from webapp.models.community import SECTION_KEY_MAX, TITLE_MAX
+from webapp.models.community import TITLE_MAX
 from webapp.services.community.rules import POST_MAX
 from webapp.web.edge import id_arg
 
@@ -30,7 +30,7 @@ class AskForm(FlaskForm):
     body = TextAreaField("Details", render_kw={"rows": 8, "maxlength": POST_MAX},
                          description=BODY_HELP)
     lesson = SelectField("About the lesson", coerce=_lesson_id, validate_choice=False)
-    section = HiddenField(render_kw={"maxlength": SECTION_KEY_MAX})
+    section = HiddenField()
 
 
 class EditQuestionForm(FlaskForm):
