@@ -231,15 +231,21 @@ def vote_answer(answer_id: int):
 # --- accepting ----------------------------------------------------------------------------
 
 
+def _on_answer(answer_id: int, act, message: str):
+    """Do ``act`` to the answer, commit, and go back to it on its question's page."""
+    target = qa.get_answer(answer_id)
+    question_id = target.question_id
+    act(target)
+    db.session.commit()
+    flash(message, "success")
+    return htmx.redirect(_question_url(question_id, f"answer-{answer_id}"))
+
+
 @bp.post("/answers/<int:answer_id>/accept")
 @login_required
 def accept(answer_id: int):
-    target = qa.get_answer(answer_id)
-    question_id = target.question_id
-    qa.accept_answer(_user(), target, mail_context=mail_context())
-    db.session.commit()
-    flash("Answer accepted.", "success")
-    return htmx.redirect(_question_url(question_id, f"answer-{answer_id}"))
+    return _on_answer(answer_id, lambda target: qa.accept_answer(
+        _user(), target, mail_context=mail_context()), "Answer accepted.")
 
 
 @bp.post("/questions/<int:question_id>/unaccept")
@@ -341,12 +347,8 @@ def delete_question(question_id: int):
 @bp.post("/answers/<int:answer_id>/delete")
 @login_required
 def delete_answer(answer_id: int):
-    target = qa.get_answer(answer_id)
-    question_id = target.question_id
-    qa.delete_post(_user(), target)
-    db.session.commit()
-    flash("The answer is deleted.", "success")
-    return htmx.redirect(_question_url(question_id, f"answer-{answer_id}"))
+    return _on_answer(answer_id, lambda target: qa.delete_post(_user(), target),
+                      "The answer is deleted.")
 
 
 @bp.post("/questions/<int:question_id>/restore")
@@ -361,9 +363,5 @@ def restore_question(question_id: int):
 @bp.post("/answers/<int:answer_id>/restore")
 @login_required
 def restore_answer(answer_id: int):
-    target = qa.get_answer(answer_id)
-    question_id = target.question_id
-    qa.restore_post(_user(), target)
-    db.session.commit()
-    flash("The answer is visible again.", "success")
-    return htmx.redirect(_question_url(question_id, f"answer-{answer_id}"))
+    return _on_answer(answer_id, lambda target: qa.restore_post(_user(), target),
+                      "The answer is visible again.")
