@@ -154,3 +154,9 @@ def worst_vectors(limit: int = 30) -> list[tuple[str, str]]:
     # Evenly spaced over the list, so every family above (raw HTML, Markdown links,
     # components, encodings) is represented.
     return [matching[i * len(matching) // limit] for i in range(limit)]
+
+
+def tries_script(text: str) -> bool:
+    """Whether ``text`` holds ``script``, an ``on*=`` handler or ``javascript:`` (the test
+    that picks ``worst_vectors``; also used to pick the naughty strings that try it)."""
+    return bool(_WORST.search(text))

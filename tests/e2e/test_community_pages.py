@@ -4,7 +4,9 @@ announcement, an event, a question, an answer and a channel message run nothing.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -13,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Account, BrowserLog
 from tests.factories import make_course, make_user
-from tests.xss_corpus import worst_vectors
+from tests.xss_corpus import tries_script, worst_vectors
 from webapp.extensions import db
 from webapp.models import SiteSetting
 from webapp.models.base import utcnow
@@ -21,6 +23,10 @@ from webapp.services import progress
 from webapp.services.community import announcements, channels, events, notifications, qa
 
 AXE = Axe()
+BLNS_PATH = Path(__file__).resolve().parents[3] / "shared/corpora/blns/blns.json"
+# The naughty strings that try to run script (the BLNS "Script Injection" family and kin).
+BLNS_SCRIPTS = [line for line in (json.loads(BLNS_PATH.read_text(encoding="utf-8"))
+                                  if BLNS_PATH.is_file() else []) if tries_script(line)]
 HARNESS = """
 window.__xss = 0;
 for (const name of ["alert", "confirm", "prompt", "print"]) {
@@ -59,7 +65,7 @@ def _event(title: str, body: str) -> events.EventDraft:
 
 def _world(app: Flask, account: Account, text: str, title: str = "A question") -> dict:
     """A course Grace is enrolled in, with one of every community item written as
-    ``text``, and a notification for her."""
+    ``text`` (channel messages in pieces of their longest), and a notification for her."""
     with app.app_context():
         owner = make_user("teacher@example.org", role="editor", display_name="Ada Teacher")
         course = make_course("Python", owner=owner)
@@ -76,7 +82,10 @@ def _world(app: Flask, account: Account, text: str, title: str = "A question") -
                                                        mail_context=None)
         event = events.create_event(owner, course, _event(title, text))
         view = channels.get_access(owner, channels.course_slug(course.id))
-        message = channels.post_message(owner, view, text)
+        pieces = [text[i:i + 1900] for i in range(0, len(text), 1900)]
+        for piece in pieces[1:]:
+            channels.post_message(owner, view, piece)
+        message = channels.post_message(owner, view, pieces[0])
         channels.post_message(grace, view, "A reply.", parent_id=message.id)
         notifications.notify([grace.id], "mention", f"Ada mentioned you: {title}",
                              f"/channels/{view.slug}", mail_context=None, actor=owner)
@@ -119,7 +128,7 @@ def test_hostile_text_in_every_kind_of_post_runs_nothing(page: Page, app: Flask,
                                                          account: Account, sign_in,
                                                          browser_log: BrowserLog) -> None:
     vectors = worst_vectors(30)
-    text = "\n\n".join(source for _name, source in vectors)[:19_000]
+    text = "\n\n".join([*(source for _name, source in vectors), *BLNS_SCRIPTS])[:19_000]
     title = "<script>alert(1)</script><img src=x onerror=alert(1)>"
     world = _world(app, account, text, title=title)
     page.add_init_script(HARNESS)
