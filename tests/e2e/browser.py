@@ -160,3 +160,13 @@ def horizontal_overflow(page) -> list[str]:
                 .map(el => el.outerHTML.slice(0, 120));
         }"""
     )
+
+
+# An init script (the test harness, not app code) that counts every alert, confirm, prompt
+# and print in ``window.__xss``: pages showing hostile text must leave it at 0.
+XSS_HARNESS = """
+window.__xss = 0;
+for (const name of ["alert", "confirm", "prompt", "print"]) {
+  window[name] = function () { window.__xss += 1; return null; };
+}
+"""

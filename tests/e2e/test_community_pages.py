@@ -13,7 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import Account, BrowserLog
+from tests.e2e.browser import XSS_HARNESS, Account, BrowserLog
 from tests.factories import make_course, make_user
 from tests.xss_corpus import tries_script, worst_vectors
 from webapp.extensions import db
@@ -27,12 +27,6 @@ BLNS_PATH = Path(__file__).resolve().parents[3] / "shared/corpora/blns/blns.json
 # The naughty strings that try to run script (the BLNS "Script Injection" family and kin).
 BLNS_SCRIPTS = [line for line in (json.loads(BLNS_PATH.read_text(encoding="utf-8"))
                                   if BLNS_PATH.is_file() else []) if tries_script(line)]
-HARNESS = """
-window.__xss = 0;
-for (const name of ["alert", "confirm", "prompt", "print"]) {
-  window[name] = function () { window.__xss += 1; return null; };
-}
-"""
 # Anything inside the page's main content that could run script or leave the page.
 UNSAFE_IN_MAIN = """
 () => {
@@ -131,7 +125,7 @@ def test_hostile_text_in_every_kind_of_post_runs_nothing(page: Page, app: Flask,
     text = "\n\n".join([*(source for _name, source in vectors), *BLNS_SCRIPTS])[:19_000]
     title = "<script>alert(1)</script><img src=x onerror=alert(1)>"
     world = _world(app, account, text, title=title)
-    page.add_init_script(HARNESS)
+    page.add_init_script(XSS_HARNESS)
     page.on("dialog", lambda dialog: dialog.dismiss())
     sign_in(page, account.email, account.password)
     for path in _pages(world):

@@ -11,19 +11,13 @@ from __future__ import annotations
 from flask import Flask
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.e2e.browser import BrowserLog
+from tests.e2e.browser import XSS_HARNESS, BrowserLog
 from tests.factories import make_course
 from tests.xss_corpus import worst_vectors
 from webapp.extensions import db
 from webapp.services import courses
 
 VECTORS = worst_vectors(30)
-HARNESS = """
-window.__xss = 0;
-for (const name of ["alert", "confirm", "prompt", "print"]) {
-  window[name] = function () { window.__xss += 1; return null; };
-}
-"""
 # Everything inside the lesson's sections that could run script or leave the page.
 UNSAFE_IN_SECTIONS = """
 () => {
@@ -89,7 +83,7 @@ def test_worst_vectors_run_no_script_in_chromium(
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page.add_init_script(HARNESS)
+    page.add_init_script(XSS_HARNESS)
     response = page.goto(f"/courses/{course_slug}/lessons/{lesson_slug}")
     assert response is not None and response.status == 200
     csp = response.headers.get("content-security-policy", "")
@@ -126,7 +120,7 @@ def test_worst_vectors_run_no_script_in_focus_mode(
     course_slug, lesson_slug = _make_xss_course(app)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.add_init_script(HARNESS)
+    page.add_init_script(XSS_HARNESS)
     page.goto(f"/courses/{course_slug}/lessons/{lesson_slug}?focus=1")
     expect(page.locator(".lesson-section").first).to_be_visible()
     page.wait_for_load_state("load")
