@@ -35,6 +35,7 @@ from webapp.models.courses import (
 )
 from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
 from webapp.models.mail import OutgoingMail
+from webapp.models.moderation import Appeal, ModerationAction, ModerationItem
 from webapp.models.notifications import NotificationPreference
 from webapp.models.progress import (
     Bookmark,
@@ -63,6 +64,7 @@ __all__ = [
     "Announcement",
     "Answer",
     "AnswerChoice",
+    "Appeal",
     "Attempt",
     "AudioAsset",
     "AuditEvent",
@@ -91,6 +93,8 @@ __all__ = [
     "LessonProgress",
     "LessonProposal",
     "LessonRevision",
+    "ModerationAction",
+    "ModerationItem",
     "Module",
     "Note",
     "Notification",

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.models.base import Base, choice_checks, fk_id, utcnow
 from webapp.models.courses import AIProvenance, Lesson
 
-BRANCH_STATUSES = ("pending", "ready", "failed")
+# "held": a newcomer's request waits for a moderator before anything is generated.
+BRANCH_STATUSES = ("pending", "ready", "failed", "held")
 # requesters: those who asked; course: every learner (promoted by an editor);
 # hidden: nobody but the course's editors (off-topic or unusable).
 BRANCH_VISIBILITIES = ("requesters", "course", "hidden")

@@ -32,7 +32,9 @@ from webapp.models.users import LearnerRow
 # What a post can be: shown, hidden by flags until a moderator looks, or deleted (soft).
 POST_STATUSES = ("visible", "hidden", "deleted")
 # What a flag can point at (``Flag.target_kind``); the moderation queue reads them all.
-FLAG_TARGETS = ("question", "answer", "message", "event", "lesson", "announcement")
+# "branch": a branch lesson (also a held branch request); "profile": a user's public name.
+FLAG_TARGETS = ("question", "answer", "message", "event", "lesson", "announcement", "branch",
+                "profile")
 FLAG_REASONS = ("spam", "abuse", "off_topic", "wrong", "other")
 FLAG_STATUSES = ("open", "dismissed", "upheld")
 RSVP_STATUSES = ("going", "waitlisted", "not_going")

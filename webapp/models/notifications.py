@@ -21,6 +21,8 @@ NOTIFICATION_KINDS = (
     "waitlist_promoted",
     "branch_ready",
     "draft_finished",
+    # A moderator acted on the reader's post or account, or decided their appeal.
+    "moderation",
 )
 # How: on the site, an email at once, a daily digest email, or not at all.
 NOTIFICATION_CHANNELS = ("in_app", "email", "digest", "off")

@@ -16,7 +16,10 @@ SITE_SETTING_KEYS = ("site_name", "institution_name", "support_email", "logo",
                      "flag_hide_threshold", "newcomer_days", "newcomer_posts",
                      "newcomer_posts_per_hour", "member_posts_per_hour",
                      "message_max_length", "edit_window_minutes",
-                     "notification_retention_days")
+                     "notification_retention_days",
+                     # Moderation (``webapp.services.moderation``).
+                     "hold_links_from_newcomers", "hold_branch_requests",
+                     "claim_minutes")
 
 
 class SiteSetting(Base):

@@ -10,9 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, choice_checks, fk_id, utcnow
 
-ROLES = ("learner", "editor", "admin")
+# In rising order: a moderator writes courses as an editor does and also moderates the
+# whole community; an admin does everything.
+ROLES = ("learner", "editor", "moderator", "admin")
 # The roles that may write courses (``User.is_editor``).
-EDITOR_ROLES = ("editor", "admin")
+EDITOR_ROLES = ("editor", "moderator", "admin")
+# The roles that moderate every course and the site (``User.is_moderator``).
+MODERATOR_ROLES = ("moderator", "admin")
 # "deleted": the account was closed; the row stays, anonymized, so that the audit trail
 # (which the database keeps append-only) still points at one pseudonymous actor.
 STATUSES = ("active", "suspended", "banned", "deleted")
@@ -52,6 +56,8 @@ class User(UserMixin, Base):
     # Why the account is suspended or banned, shown to its owner at sign-in.
     status_reason: Mapped[str] = mapped_column(String(500), default="",
                                                server_default=text("''"))
+    # A moderator silenced the account (no posting) until this moment; None: not silenced.
+    silenced_until: Mapped[datetime | None] = mapped_column(default=None)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -71,6 +77,10 @@ class User(UserMixin, Base):
     @property
     def is_editor(self) -> bool:
         return self.role in EDITOR_ROLES
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in MODERATOR_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -64,7 +64,12 @@ DEFAULTS = {
     "branch_ready": "in_app",
     "draft_finished": "in_app",
 }
-assert tuple(k.key for k in KINDS) == NOTIFICATION_KINDS == tuple(DEFAULTS)
+# Kinds nobody can turn off, sent on the site and by email whatever the preferences:
+# a moderator's action on the reader's post or account, and the outcome of their appeal
+# (``webapp.services.moderation``).
+FIXED_KINDS = ("moderation",)
+assert (*(k.key for k in KINDS), *FIXED_KINDS) == NOTIFICATION_KINDS
+assert tuple(k.key for k in KINDS) == tuple(DEFAULTS)
 assert tuple(CHANNELS) == NOTIFICATION_CHANNELS
 
 

@@ -34,6 +34,7 @@ from webapp.models.community import FLAG_REASONS, FLAG_TARGETS
 from webapp.services.audit import record_audit
 from webapp.services.community import access, rules
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
+from webapp.services.moderation import queue
 
 # The words a person reads for each reason, in the order the form lists them.
 REASON_LABELS = {
@@ -50,6 +51,8 @@ KIND_LABELS = {
     "event": "event",
     "announcement": "announcement",
     "lesson": "lesson",
+    "branch": "branch lesson",
+    "profile": "profile",
 }
 NOTE_MAX = 500
 EXCERPT_MAX = 160
@@ -123,7 +126,7 @@ def _visible(user: User, kind: str, row) -> tuple[bool, int | None]:
 def get_target(user: User, kind: str, target_id: int) -> Target:
     """The item ``kind``/``target_id`` when ``user`` may see it; ``NotFound`` otherwise
     (an unknown kind, a missing, hidden or deleted item, or one outside their courses)."""
-    if kind not in KIND_LABELS:
+    if kind not in KIND_LABELS or (kind != "lesson" and kind not in _MODELS):
         raise NotFound("There is nothing to flag at this address.")
     model = Lesson if kind == "lesson" else _MODELS[kind]
     row = db.session.get(model, target_id)
@@ -176,22 +179,34 @@ def flag_item(user: User, kind: str, target_id: int, reason: str,
     except IntegrityError:
         raise _already(target) from None
     if kind == "lesson":
+        queue.enqueue(kind, target.id, source="flags", course_id=target.course_id,
+                      author_id=None, reason=reason,
+                      ai_generated=getattr(target.row, "ai_generated_at", None) is not None)
         return FlagResult(flag=flag, hidden=False, kept_for_review=True)
     model = _MODELS[kind]
-    count = db.session.scalar(
+    db.session.execute(
         update(model).where(model.id == target.id)
         .values(flag_count=model.flag_count + 1)
-        .returning(model.flag_count)
         .execution_options(synchronize_session=False))
+    # The threshold counts the flags still open (the queue item's count): after a
+    # moderator dismissed flags and restored the item, it takes N new ones to hide it again.
+    item = queue.enqueue(kind, target.id, source="flags", course_id=target.course_id,
+                         author_id=target.author_id, reason=reason)
+    count = item.flag_count
     hidden = False
-    if count is not None and count >= rules.value("flag_hide_threshold"):
+    if count >= rules.value("flag_hide_threshold"):
         hidden = bool(db.session.execute(
             update(model).where(model.id == target.id, model.status == "visible")
             .values(status="hidden")
             .execution_options(synchronize_session=False)).rowcount)
-        if hidden:
-            record_audit(None, "community.hide_by_flags", kind, target.id,
-                         {"status": ["visible", "hidden"], "flag_count": [None, count]})
+    if hidden:
+        queue.set_hidden(item, True)
+        record_audit(None, "community.hide_by_flags", kind, target.id,
+                     {"status": ["visible", "hidden"], "flag_count": [None, count]})
+        queue.record_action("hide", moderator=None, target_kind=kind, target_id=target.id,
+                            subject_id=target.author_id, course_id=target.course_id,
+                            item=item, reason=reason,
+                            note=f"Hidden automatically after {count} flags.")
     db.session.expire(target.row)
     db.session.flush()
     return FlagResult(flag=flag, hidden=hidden, kept_for_review=False)

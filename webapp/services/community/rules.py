@@ -51,6 +51,15 @@ RULES = (
          "always can).", 15, 0, 10_080),
     Rule("notification_retention_days", "Keep notifications for (days)",
          "Older notifications are removed every night.", 90, 7, 3650),
+    Rule("hold_links_from_newcomers", "Hold links from newcomers for review (1 yes, 0 no)",
+         "1: a post with a link by a newcomer is kept hidden in the moderation queue until a "
+         "moderator approves it. 0: it is refused with a message.", 1, 0, 1),
+    Rule("hold_branch_requests", "Hold “Go deeper” requests from newcomers (1 yes, 0 no)",
+         "1: a request for a branch lesson by a newcomer waits in the moderation queue; "
+         "nothing is generated (or paid for) until a moderator approves it.", 0, 0, 1),
+    Rule("claim_minutes", "Minutes a claim on a queue item lasts",
+         "A moderator who opens a queue item handles it alone for this long; then "
+         "another moderator may take it.", 15, 1, 1440),
 )
 BY_KEY = {rule.key: rule for rule in RULES}
 # Questions, answers, announcements and event descriptions.
