@@ -294,10 +294,12 @@ def _register_blueprints(app: Flask) -> None:
         jobs,
         learn,
         main,
+        moderation,
         notifications,
         qa,
         quiz,
         site,
+        transparency,
     )
     from webapp.web.course_cards import install_card_cache
     from webapp.web.edge import install_edge_checks
@@ -309,5 +311,6 @@ def _register_blueprints(app: Flask) -> None:
     install_question_filters(app)
     install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
-                 admin, site, qa, channels, events, notifications, flags):
+                 admin, site, qa, channels, events, notifications, flags, moderation,
+                 transparency):
         app.register_blueprint(area.bp)

@@ -56,14 +56,17 @@ def install_security_headers(app: Flask, *, https: bool) -> None:
 
 
 def require_role(role: str, message: str | None = None):
-    """Check the signed-in user for ``role`` ("editor": editors and admins; "admin").
+    """Check the signed-in user for ``role`` ("editor": editors, moderators and admins;
+    "moderator": moderators and admins; "admin").
 
     Returns None when allowed and the sign-in redirect for anonymous users; a
     signed-in user without the role gets a 403 (with ``message`` when given).
     """
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    allowed = current_user.is_admin if role == "admin" else current_user.is_editor
+    allowed = (current_user.is_admin if role == "admin"
+               else current_user.is_moderator if role == "moderator"
+               else current_user.is_editor)
     if not allowed:
         if message:
             raise PermissionDenied(message)

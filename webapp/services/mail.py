@@ -52,6 +52,7 @@ SUBJECTS = {
     "password_changed": "Your Tangent password was changed",
     "notification": "News from Tangent",
     "digest": "Your daily Tangent digest",
+    "moderation": "A moderator acted on your Tangent account or post",
 }
 # Messages that carry a single-use link. The link's token is stored only hashed, so once
 # such a message is sent (or has failed for good) its bodies are blanked: a copy of the

@@ -18,7 +18,7 @@ from webapp.web.forms import ActionForm, valid_or_400
 from webapp.web.notifications import bp
 
 BADGE_ID = "notification-badge"
-KIND_LABELS = {kind.key: kind.label for kind in KINDS}
+KIND_LABELS = {kind.key: kind.label for kind in KINDS} | {"moderation": "Moderation"}
 
 
 def _user() -> User:
