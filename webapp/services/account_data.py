@@ -45,6 +45,7 @@ from webapp.models import (
     Announcement,
     Answer,
     AnswerChoice,
+    Appeal,
     Attempt,
     AuditEvent,
     Bookmark,
@@ -63,6 +64,7 @@ from webapp.models import (
     Flag,
     Lesson,
     LessonProgress,
+    ModerationAction,
     Note,
     Notification,
     NotificationPreference,
@@ -123,6 +125,9 @@ KEPT_WITH_PSEUDONYM = {
     "post_revision": "earlier versions of posts name the pseudonym as editor",
     "notification": "other people's notifications keep the pseudonym as actor",
     "flag": "reports stay for moderators; the reporter (or resolver) is the pseudonym",
+    "moderation_item": "the queue's record of items; the author is the pseudonym",
+    "moderation_action": "what moderators did stays for the transparency report",
+    "appeal": "appeals stay with the actions they contest",
 }
 
 
@@ -146,6 +151,15 @@ def _titles(model: type[Base], ids: set[int]) -> dict[int, str]:
         return {}
     return dict(db.session.execute(
         select(model.id, model.title).where(model.id.in_(ids))).tuples().all())
+
+
+def _moderation_actions(user: User) -> list[dict[str, Any]]:
+    """What moderators (or the rules) did about ``user`` or their posts; who acted is
+    not part of it (moderators act for the site)."""
+    rows = db.session.scalars(select(ModerationAction).where(
+        ModerationAction.subject_id == user.id).order_by(ModerationAction.id)).all()
+    return [_row(r, without=("moderator_id", "undone_by_id", "item_id", "subject_id",
+                             "batch")) for r in rows]
 
 
 def _learner_rows(model: type[Base], user: User, *, order: Any = None,
@@ -276,6 +290,8 @@ SECTIONS: dict[str, tuple[tuple[str, ...], Callable[[User], Any]]] = {
     "calendar_feed": (("calendar_feed",), lambda u: _learner_rows(
         CalendarFeed, u, without=("token_hash",))),
     "flags_raised": (("flag",), lambda u: _learner_rows(Flag, u)),
+    "appeals": (("appeal",), lambda u: _learner_rows(Appeal, u)),
+    "moderation_actions_about_you": (("moderation_action",), _moderation_actions),
     "community_posts": ((), _posts),
     "security_events": (("security_event",), _security_events),
     "actions": (("audit_event",), _actions),
