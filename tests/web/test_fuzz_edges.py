@@ -129,6 +129,8 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
             "answer_id": str(answer.id), "message_id": str(message.id),
             # The Q&A's ``question_id`` (the quiz editor's is ``question_id`` above).
             "_qa_question_id": str(asked.id),
+            # Moderation of people and appeals (issue 14): no appeal or action exists.
+            "appeal_id": "1", "action_id": "1", "action": "suspend",
         }
 
 

@@ -2,7 +2,8 @@
 
 Every posting endpoint (questions, answers, messages, announcements, events, flags) calls
 ``check_posting_rate`` before it writes. A refusal is a 429 page (or htmx fragment) that
-says when to try again, with ``Retry-After``.
+says when to try again, with ``Retry-After``. It is also where a silenced account is
+stopped (a 403 that says until when): every way to post passes here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from webapp.models import User
 from webapp.services.community import rules
 from webapp.services.community.notifications import MailContext
 from webapp.services.exceptions import RateLimited
+from webapp.services.moderation import people
 from webapp.web.site_address import site_url
+from webapp.web.times import format_moment, viewer_time_zone
 
 # Posts from one IP an hour, whoever is signed in (a classroom shares one address).
 IP_POSTS_PER_HOUR = 600
@@ -31,7 +34,11 @@ def _wait_words(seconds: int) -> str:
 
 def check_posting_rate(user: User) -> None:
     """Count one post by ``user`` from this request's IP; raise ``RateLimited`` (with the
-    wait) when either budget for the hour is spent."""
+    wait) when either budget for the hour is spent, ``PermissionDenied`` while a
+    moderator has silenced ``user``."""
+    if people.is_silenced(user):
+        people.require_may_post(user, when=format_moment(user.silenced_until,
+                                                         viewer_time_zone()))
     strategy = limiter.limiter
     prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
     buckets = [

@@ -8,8 +8,12 @@ from webapp.models import User
 from webapp.web.times import local_time
 
 
-def blocked_message(user: User) -> Markup:
-    """Why ``user`` cannot sign in, and until when (in the reader's time zone)."""
+def blocked_message(user: User, appeal_url: str | None = None,
+                    appealed: bool = False) -> Markup:
+    """Why ``user`` cannot sign in, and until when (in the reader's time zone).
+
+    ``appeal_url``: the signed page where they appeal the moderation decision that blocks
+    them (``appealed``: they did, and the page shows how the appeal stands)."""
     if user.status == "suspended":
         until = (Markup(" until {}").format(local_time(user.suspended_until))
                  if user.suspended_until else Markup(" until an administrator lifts it"))
@@ -22,4 +26,7 @@ def blocked_message(user: User) -> Markup:
         reason = user.status_reason
         end = "" if reason.endswith((".", "!", "?")) else "."
         message += Markup(" Reason: {}{}").format(reason, end)
+    if appeal_url:
+        words = "See how your appeal stands" if appealed else "Appeal this decision"
+        return message + Markup(' <a href="{}">{}</a>.').format(appeal_url, words)
     return message + " Contact an administrator if you think this is wrong."

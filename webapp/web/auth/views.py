@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
+    current_app,
     flash,
     make_response,
     redirect,
@@ -20,6 +21,7 @@ from webapp.extensions import db
 from webapp.services import accounts, recovery, sessions
 from webapp.services.audit import record_security_event
 from webapp.services.exceptions import ValidationFailed
+from webapp.services.moderation import appeals as moderation_appeals
 from webapp.web import throttle
 from webapp.web.auth import bp, limits
 from webapp.web.auth.blocked import blocked_message
@@ -120,7 +122,8 @@ def login():
         record_security_event("login_blocked", user=user, email=attempt.email[:254],
                               ip=attempt.ip, status=user.status)
         db.session.commit()
-        form.email.errors.append(blocked_message(user))
+        appeal = moderation_appeals.sign_in_appeal(user, current_app.secret_key or "")
+        form.email.errors.append(blocked_message(user, *(appeal or (None, False))))
         return render_template("auth/login.html", form=form), 403
 
     accounts.record_login(user, ip=attempt.ip)
