@@ -296,6 +296,7 @@ def _register_blueprints(app: Flask) -> None:
         main,
         moderation,
         notifications,
+        people,
         qa,
         quiz,
         site,
@@ -312,5 +313,5 @@ def _register_blueprints(app: Flask) -> None:
     install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
                  admin, site, qa, channels, events, notifications, flags, moderation,
-                 transparency):
+                 transparency, people):
         app.register_blueprint(area.bp)

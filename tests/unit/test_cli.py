@@ -216,6 +216,7 @@ def test_demo_creates_the_demo_users_and_prints_working_passwords(app, run, demo
     assert {email: role for email, (role, _) in logins.items()} == {
         "learner@example.com": "learner",
         "editor@example.com": "editor",
+        "moderator@example.com": "moderator",
         "admin@example.com": "admin",
     }
     with app.app_context():

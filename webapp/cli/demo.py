@@ -24,7 +24,7 @@ def load_demo(instance_path: Path) -> None:
     click.echo("Demo logins:")
     for login in setup.logins:
         shown = login.password or "(existing account; password unchanged)"
-        click.echo(f"  {login.role:<8} {login.email:<22} {shown}")
+        click.echo(f"  {login.role:<9} {login.email:<24} {shown}")
 
 
 @click.command("demo")

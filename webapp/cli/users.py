@@ -46,7 +46,8 @@ def users_create(email: str, role: str, display_name: str | None, password: str 
 @needs_schema
 @fail_on_domain_error
 def users_set_role(email: str, role: str) -> None:
-    """Give the user with EMAIL a new ROLE."""
+    """Give the user with EMAIL a new ROLE: learner (takes courses), editor (also writes
+    them), moderator (also moderates the whole community) or admin (also runs the site)."""
     from webapp.extensions import db
     from webapp.services import accounts
 
@@ -129,7 +130,7 @@ def users_list(limit: int) -> None:
     if not rows:
         click.echo("No users yet. Create one with: tangent users create EMAIL --role admin")
     for user in rows:
-        click.echo(f"{user.id:>6}  {user.role:<8} {user.status:<10} {user.email}")
+        click.echo(f"{user.id:>6}  {user.role:<9} {user.status:<10} {user.email}")
 
 
 def _is_terminal() -> bool:

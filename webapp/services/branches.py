@@ -35,7 +35,8 @@ from webapp.providers.text import BRANCH_SCHEMA, TextProvider
 from webapp.services.audio_text import html_to_speech_text
 from webapp.services.audit import record_audit
 from webapp.services.authoring import can_edit, check_source
-from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
+from webapp.services.community import rules
+from webapp.services.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from webapp.services.jobs import (
     TOPIC_MAX,
     TOPIC_MIN,
@@ -44,6 +45,9 @@ from webapp.services.jobs import (
     record_usage,
     request_job,
 )
+from webapp.services.moderation import access as moderation_access
+from webapp.services.moderation import notices
+from webapp.services.moderation import queue as moderation_queue
 from webapp.services.paging import split_page
 from webapp.services.progress import get_enrollment
 from webapp.settings import Settings
@@ -73,7 +77,8 @@ class BranchItem:
 
 
 def branch_state(branch: Branch, job: GenerationJob | None) -> str:
-    """``ready``, ``pending`` (its job is queued or running) or ``failed``."""
+    """``ready``, ``pending`` (its job is queued or running), ``failed`` or ``held`` (a
+    newcomer's request waits for a moderator; nothing is being written)."""
     if branch.status != "pending":
         return branch.status
     return "pending" if job is not None and job.active and job.id == branch.job_id else "failed"
@@ -224,10 +229,12 @@ def request_branch(user: User, lesson: Lesson, topic: str, *,
     key = normalize_topic(topic)
     branch = db.session.scalar(select(Branch).where(Branch.parent_lesson_id == lesson.id,
                                                     Branch.topic_key == key))
+    hold = _holds(user, course)
     if branch is None:
-        job = _start_job(user, lesson, topic, key, settings)
+        job = None if hold else _start_job(user, lesson, topic, key, settings)
         branch = Branch(parent_lesson_id=lesson.id, course_id=lesson.course_id, topic=topic,
-                        topic_key=key, status="pending", job_id=job.id)
+                        topic_key=key, status="held" if hold else "pending",
+                        job_id=job.id if job else None)
         try:
             with db.session.begin_nested():
                 db.session.add(branch)
@@ -238,13 +245,27 @@ def request_branch(user: User, lesson: Lesson, topic: str, *,
                 raise
         else:
             _add_requester(branch, user)
-            record_audit(user, "branch.request", "branch", branch.id,
-                         {"topic": [None, topic], "job": [None, job.id]})
+            record_audit(user, "branch.hold" if hold else "branch.request", "branch",
+                         branch.id, {"topic": [None, topic],
+                                     "job": [None, job.id if job else None]})
+            if hold:
+                _enqueue_held(branch, user)
             return branch, job
+    if branch.visibility == "hidden" and branch.status != "ready" \
+            and not can_edit(user, course):
+        # Hidden by an editor, or declined by a moderator: not written again on request.
+        raise ValidationFailed("This subtopic is not available: ask about another one.",
+                               field="topic")
     _add_requester(branch, user)
     job = db.session.get(GenerationJob, branch.job_id) if branch.job_id else None
     state = branch_state(branch, job)
-    if state == "ready":
+    if state in ("ready", "held"):
+        return branch, None
+    if state == "failed" and hold:
+        branch.status, branch.job_id = "held", None
+        db.session.flush()
+        record_audit(user, "branch.hold", "branch", branch.id, {"status": ["failed", "held"]})
+        _enqueue_held(branch, user)
         return branch, None
     if state == "failed":
         job = _start_job(user, lesson, branch.topic, key, settings)
@@ -252,6 +273,81 @@ def request_branch(user: User, lesson: Lesson, topic: str, *,
         db.session.flush()
         record_audit(user, "branch.retry", "branch", branch.id, {"job": [None, job.id]})
     return branch, job
+
+
+def _holds(user: User, course: Course) -> bool:
+    """Whether ``user``'s request waits for a moderator (rule "hold_branch_requests", for
+    newcomers; a course's editors never wait)."""
+    current = rules.current()
+    return bool(current["hold_branch_requests"]) and not can_edit(user, course) \
+        and rules.is_newcomer(user, current)
+
+
+def _enqueue_held(branch: Branch, user: User) -> None:
+    moderation_queue.enqueue("branch", branch.id, source="held", course_id=branch.course_id,
+                             author_id=user.id, hidden=True, ai_generated=True)
+
+
+def _first_requester(branch: Branch) -> User | None:
+    """Who asked first (and still has an active account): the held request's author."""
+    return db.session.scalar(
+        select(User).join(BranchRequest, BranchRequest.user_id == User.id)
+        .where(BranchRequest.branch_id == branch.id, User.status == "active")
+        .order_by(BranchRequest.created_at, BranchRequest.user_id).limit(1))
+
+
+def _require_held(branch: Branch, actor: User) -> None:
+    if not moderation_access.can_moderate_course(actor, branch.course_id):
+        raise PermissionDenied("Only moderators and the course's editors can decide on a "
+                               "held branch request.")
+    if branch.status != "held":
+        raise Conflict("This branch request is no longer waiting for a moderator.")
+
+
+def approve_held(branch: Branch, actor: User, *, settings: Settings) -> GenerationJob:
+    """Let a held branch request be written: its job starts exactly as for a normal
+    request, on behalf of the learner who asked first (their quotas and the site's and
+    course's budgets apply: ``QuotaExceeded``, nothing written), and the branch is
+    pending again. Moderators and the course's editors only. Audited; flushes. The caller
+    commits, then enqueues the job (``webapp.jobs.runner.enqueue``) when it is queued.
+
+    The queue item and the moderation action are the caller's (the moderation content
+    actions), in the same transaction."""
+    _require_held(branch, actor)
+    requester = _first_requester(branch)
+    if requester is None:
+        raise Conflict("Nobody who asked for this branch lesson has an active account "
+                       "any more: reject it instead.")
+    lesson = db.session.get(Lesson, branch.parent_lesson_id)
+    job = _start_job(requester, lesson, branch.topic, branch.topic_key, settings)
+    branch.status, branch.job_id = "pending", job.id
+    db.session.flush()
+    record_audit(actor, "branch.approve_held", "branch", branch.id,
+                 {"status": ["held", "pending"], "job": [None, job.id]})
+    return job
+
+
+def reject_held(branch: Branch, actor: User, *, notify: bool = True) -> None:
+    """Decline a held branch request: nothing is written, the branch is failed and hidden
+    (asking again for the same subtopic is refused), and (``notify``) everyone who asked
+    gets a notice on the site. Moderators and the course's editors only. Audited;
+    flushes."""
+    _require_held(branch, actor)
+    before = branch.visibility
+    branch.status, branch.job_id, branch.visibility = "failed", None, "hidden"
+    db.session.flush()
+    record_audit(actor, "branch.reject_held", "branch", branch.id,
+                 {"status": ["held", "failed"], "visibility": [before, "hidden"]})
+    if notify:
+        lesson = db.session.get(Lesson, branch.parent_lesson_id)
+        course = db.session.get(Course, branch.course_id)
+        url = f"/courses/{course.slug}/lessons/{lesson.slug}" if course and lesson else ""
+        for user_id in db.session.scalars(select(BranchRequest.user_id).where(
+                BranchRequest.branch_id == branch.id)):
+            notices.tell(user_id, notices.Notice(
+                title=f"A moderator declined your request for a branch lesson on "
+                      f"“{branch.topic}”", url=url), site_url=None, actor=actor,
+                course_id=branch.course_id)
 
 
 def complete_branch(user: User, item: BranchItem) -> bool:

@@ -253,8 +253,11 @@ def load_demo_content(
 DEMO_USERS = (
     ("learner@example.com", "learner", "Demo Learner"),
     ("editor@example.com", "editor", "Demo Editor"),
+    ("moderator@example.com", "moderator", "Demo Moderator"),
     ("admin@example.com", "admin", "Demo Admin"),
 )
+# The author of the demo's queue items: an account nobody signs in to (no login shown).
+DEMO_NEWCOMER = ("newcomer@example.com", "Nina Newcomer")
 DEMO_EDITOR = "editor@example.com"
 DEMO_PASSWORD_ENV = "TANGENT_DEMO_PASSWORD"  # noqa: S105 - a variable name
 DEMO_LOGINS_FILE = "demo-logins.txt"
@@ -305,6 +308,7 @@ def load_demo(instance_path: Path, fixed_password: str | None = None) -> DemoSet
     first = next((c for c in created if c.slug == DEMO_COMMUNITY_COURSE), None)
     if first is not None:
         seed_community(first)
+        seed_moderation(first)
     return DemoSetup(logins=logins, keep={} if fixed_password else saved)
 
 
@@ -360,6 +364,38 @@ def seed_community(course: Course) -> None:
     general = channels.get_access(editor, "general")
     channels.post_message(editor, general,
                           "Welcome to Tangent. This channel is open to everyone on the site.")
+
+
+def seed_moderation(course: Course) -> None:
+    """Something in the moderation queue on first look, made through the services as in
+    real use: a newcomer's spam message in the general channel that the demo learner,
+    editor and moderator flag (hidden at the default threshold of three flags), and the
+    same newcomer's message with a link in the course channel, held for review."""
+    from webapp.services import progress
+    from webapp.services.community import channels, flags, rules
+
+    email, name = DEMO_NEWCOMER
+    newcomer = accounts.find_user_by_email(email)
+    if newcomer is None:
+        newcomer = accounts.create_user(email, secrets.token_urlsafe(16), display_name=name)
+        newcomer.email_verified_at = utcnow()
+    if newcomer.status != "active":
+        return
+    flaggers = [accounts.find_user_by_email(e) for e in
+                ("learner@example.com", DEMO_EDITOR, "moderator@example.com")]
+    general = channels.get_access(newcomer, "general")
+    spam = channels.post_message(
+        newcomer, general, "CHEAP ESSAYS!!! Top grades guaranteed, write to essays4u at "
+                           "example dot com, only today!!!")
+    for flagger in flaggers:
+        if flagger is not None and flagger.is_active:
+            flags.flag_item(flagger, "message", spam.id, "spam")
+    if rules.value("hold_links_from_newcomers"):
+        progress.enroll(newcomer, course)
+        course_channel = channels.get_access(newcomer, channels.course_slug(course.id))
+        channels.post_message(
+            newcomer, course_channel,
+            "This page helped me with loops: https://example.com/python-loops-explained")
 
 
 def read_demo_logins(instance_path: Path) -> dict[str, str]:

@@ -45,7 +45,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
-from webapp.services.community import access, rules
+from webapp.services.community import access, holds, rules
 from webapp.services.community.notifications import MailContext, notify
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
 
@@ -348,11 +348,15 @@ def _message_url(view: ChannelAccess, message: ChannelMessage) -> str:
     return f"/channels/{view.slug}/messages/{thread}#message-{message.id}"
 
 
-def _clean_body(user: User, raw: str | None) -> str:
+def _clean_body(user: User, raw: str | None, *, new: bool = False) -> tuple[str, bool]:
+    """The cleaned text, and whether a new message must wait for a moderator (a
+    newcomer's link, ``rules.hold_links``); an edit with a newcomer's link is refused."""
     text = rules.clean_text(raw, field="body", label="Message",
                             max_length=rules.value("message_max_length"))
+    if new:
+        return text, rules.hold_links(user, text)
     rules.check_links(user, text)
-    return text
+    return text, False
 
 
 def post_message(user: User, view: ChannelAccess, body: str | None, *,
@@ -362,7 +366,7 @@ def post_message(user: User, view: ChannelAccess, body: str | None, *,
     it mentions ("mention") and, for a reply, the thread's author and earlier repliers
     ("thread_reply"). One transaction; the caller commits."""
     user = _require_active(user)
-    text = _clean_body(user, body)
+    text, held = _clean_body(user, body, new=True)
     parent = None
     if parent_id is not None:
         parent = db.session.get(ChannelMessage, parent_id)
@@ -378,7 +382,8 @@ def post_message(user: User, view: ChannelAccess, body: str | None, *,
     now = utcnow()
     message = ChannelMessage(channel_id=channel.id, author_id=user.id, parent_id=parent_id,
                              body=text, body_html=render_message(text),
-                             html_policy=POLICY_VERSION, created_at=now)
+                             html_policy=POLICY_VERSION, created_at=now,
+                             status="hidden" if held else "visible")
     db.session.add(message)
     if parent is not None:
         # Counted in the database, not in Python: concurrent replies each add one.
@@ -389,6 +394,10 @@ def post_message(user: User, view: ChannelAccess, body: str | None, *,
     db.session.flush()
     url = _message_url(view, message)
     course_id = view.course.id if view.course else None
+    if held:
+        # Nobody is told of it (mentions, replies) until a moderator lets it through.
+        holds.hold_post("message", message, course_id=course_id)
+        return message
     mentioned = mentioned_ids(view, text)
     if mentioned:
         notify(mentioned, "mention", f"{user.display_name} mentioned you in {view.title}",
@@ -444,7 +453,7 @@ def edit_message(user: User, view: ChannelAccess, message_id: int,
         raise ValidationFailed(
             f"Messages can be edited for {minutes} minutes after posting; this one no "
             "longer can. Post a new message instead.", field="body")
-    text = _clean_body(user, body)
+    text, _held = _clean_body(user, body)
     if text == message.body:
         return message
     db.session.add(PostRevision(message_id=message.id, editor_id=user.id, body=message.body))

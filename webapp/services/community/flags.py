@@ -1,11 +1,12 @@
-"""Flags: anyone signed in reports a question, answer, message, event, announcement or lesson
-to the moderators, with a reason and an optional note.
+"""Flags: anyone signed in reports a question, answer, message, event, announcement, lesson,
+branch lesson or profile to the moderators, with a reason and an optional note.
 
 One flag per person and item (a unique constraint; a second one is refused with a clear
 message). Flagging an item counts it on the item (``flag_count``) in the same transaction;
 at the rule "flag_hide_threshold" a post's status becomes "hidden" until a moderator looks
 (the moderation queue reads open flags, ``Flag.status == "open"``). Lessons are never
-hidden by flags: a course's learners would lose their lesson; they wait for review.
+hidden by flags: a course's learners would lose their lesson; they wait for review. So do
+branch lessons (marked AI-generated in the queue) and profiles (a person's public name).
 
 A person can flag only what they can see: anything else does not exist for them.
 """
@@ -26,11 +27,13 @@ from webapp.models import (
     Event,
     Flag,
     Lesson,
+    ModerationItem,
     QaAnswer,
     QaQuestion,
     User,
 )
 from webapp.models.community import FLAG_REASONS, FLAG_TARGETS
+from webapp.services import branches
 from webapp.services.audit import record_audit
 from webapp.services.community import access, rules
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
@@ -59,6 +62,8 @@ EXCERPT_MAX = 160
 assert tuple(REASON_LABELS) == FLAG_REASONS and set(KIND_LABELS) == set(FLAG_TARGETS)
 _MODELS = {"question": QaQuestion, "answer": QaAnswer, "message": ChannelMessage,
            "event": Event, "announcement": Announcement}
+# Flagged for review only: never hidden by a number of flags.
+REVIEW_ONLY = ("lesson", "branch", "profile")
 
 
 @dataclass(frozen=True)
@@ -123,11 +128,35 @@ def _visible(user: User, kind: str, row) -> tuple[bool, int | None]:
     return course is not None and access.is_member(user, course), row.course_id
 
 
+def _review_target(user: User, kind: str, target_id: int) -> Target:
+    """A branch lesson its reader may see (written, not hidden) or an active account's
+    profile; ``NotFound`` otherwise."""
+    if kind == "branch":
+        try:
+            item = branches.get_branch_for(user, target_id)
+        except NotFound:
+            raise NotFound("There is no such branch lesson.") from None
+        if item.state != "ready":
+            raise NotFound("There is no such branch lesson.")
+        branch = item.branch
+        return Target(kind=kind, id=branch.id, course_id=branch.course_id,
+                      label=branch.title or branch.topic, author_id=None, row=branch)
+    person = db.session.get(User, target_id)
+    if person is None or person.status != "active":
+        raise NotFound("There is no such profile.")
+    return Target(kind=kind, id=person.id, course_id=None, label=person.display_name,
+                  author_id=person.id, row=person)
+
+
 def get_target(user: User, kind: str, target_id: int) -> Target:
     """The item ``kind``/``target_id`` when ``user`` may see it; ``NotFound`` otherwise
     (an unknown kind, a missing, hidden or deleted item, or one outside their courses)."""
-    if kind not in KIND_LABELS or (kind != "lesson" and kind not in _MODELS):
+    if kind not in KIND_LABELS or (kind not in REVIEW_ONLY and kind not in _MODELS):
         raise NotFound("There is nothing to flag at this address.")
+    if user is None or not user.is_active:
+        raise NotFound(f"There is no such {KIND_LABELS[kind]}.")
+    if kind in ("branch", "profile"):
+        return _review_target(user, kind, target_id)
     model = Lesson if kind == "lesson" else _MODELS[kind]
     row = db.session.get(model, target_id)
     if row is None or user is None or not user.is_active:
@@ -166,8 +195,11 @@ def flag_item(user: User, kind: str, target_id: int, reason: str,
     if reason == "other" and not note:
         raise ValidationFailed("Say in the note what is wrong.", field="note")
     if target.author_id is not None and target.author_id == user.id:
-        raise ValidationFailed(f"This is your own {KIND_LABELS[kind]}: edit or delete it "
-                               "instead.", field="reason")
+        raise ValidationFailed(
+            "This is your own profile: change it on your account page instead."
+            if kind == "profile" else
+            f"This is your own {KIND_LABELS[kind]}: edit or delete it instead.",
+            field="reason")
     if existing_flag(user, target) is not None:
         raise _already(target)
     flag = Flag(user_id=user.id, target_kind=kind, target_id=target.id,
@@ -178,10 +210,11 @@ def flag_item(user: User, kind: str, target_id: int, reason: str,
             db.session.add(flag)
     except IntegrityError:
         raise _already(target) from None
-    if kind == "lesson":
+    if kind in REVIEW_ONLY:
         queue.enqueue(kind, target.id, source="flags", course_id=target.course_id,
-                      author_id=None, reason=reason,
-                      ai_generated=getattr(target.row, "ai_generated_at", None) is not None)
+                      author_id=target.author_id, reason=reason,
+                      ai_generated=kind == "branch"
+                      or getattr(target.row, "ai_generated_at", None) is not None)
         return FlagResult(flag=flag, hidden=False, kept_for_review=True)
     model = _MODELS[kind]
     db.session.execute(
@@ -210,6 +243,13 @@ def flag_item(user: User, kind: str, target_id: int, reason: str,
     db.session.expire(target.row)
     db.session.flush()
     return FlagResult(flag=flag, hidden=hidden, kept_for_review=False)
+
+
+def open_queue_count(cap: int = 100) -> int:
+    """Open items in the moderation queue, counted up to ``cap`` (the header's badge: one
+    index range read of at most ``cap`` rows, however long the queue is)."""
+    limited = select(ModerationItem.id).where(ModerationItem.status == "open").limit(cap)
+    return db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0
 
 
 def open_flag_count(kind: str, target_id: int) -> int:

@@ -45,7 +45,7 @@ from webapp.models import (
 from webapp.models.base import utcnow
 from webapp.models.community import SECTION_KEY_MAX, TITLE_MAX
 from webapp.models.users import EDITOR_ROLES
-from webapp.services.community import access, rules
+from webapp.services.community import access, holds, rules
 from webapp.services.community.notifications import MailContext, notify
 from webapp.services.exceptions import NotFound, PermissionDenied, ValidationFailed
 
@@ -126,6 +126,8 @@ class QuestionView:
     viewer_staff: bool = False
     viewer_member: bool = False
     viewer_id: int | None = None
+    # ("question" | "answer", id) of the viewer's own posts that wait for a moderator.
+    held: frozenset[tuple[str, int]] = frozenset()
 
     @property
     def may_accept(self) -> bool:
@@ -342,7 +344,25 @@ def question_page(viewer: User | None, question_id: int, *,
     view.answers = [AnswerItem(answer, name, answer.author_id in staff_ids,
                                votes.get(("answer", answer.id), 0),
                                _visible_to(answer, viewer, staff)) for answer, name in rows]
+    view.held = _held_posts(viewer, question, answers)
     return view
+
+
+def _held_posts(viewer: User | None, question: QaQuestion,
+                answers: list[QaAnswer]) -> frozenset[tuple[str, int]]:
+    """The viewer's hidden posts on the page that are held for a moderator (at most two
+    indexed queries, only when the viewer has hidden posts here)."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return frozenset()
+    mine = [("question", question.id)] if question.status == "hidden" \
+        and question.author_id == viewer.id else []
+    mine += [("answer", a.id) for a in answers
+             if a.status == "hidden" and a.author_id == viewer.id]
+    held: set[tuple[str, int]] = set()
+    for kind in ("question", "answer"):
+        ids = [target_id for k, target_id in mine if k == kind]
+        held |= {(kind, target_id) for target_id in holds.waiting(kind, ids)}
+    return frozenset(held)
 
 
 # --- writing --------------------------------------------------------------------------
@@ -412,9 +432,10 @@ def ask_question(user: User, course: Course, *, title: str | None, body: str | N
     access.require_member(user, course)
     clean_title = _clean_title(title)
     clean_body = _clean_body(body)
-    rules.check_links(user, clean_title, clean_body)
+    held = rules.hold_links(user, clean_title, clean_body)
     lesson, section = resolve_place(course, lesson_id, section_key)
     question = QaQuestion(course_id=course.id, author_id=user.id, title=clean_title,
+                          status="hidden" if held else "visible",
                           lesson_id=lesson.id if lesson else None,
                           section_key=section.key if section else None,
                           search_text=_search_text(clean_title, clean_body),
@@ -422,6 +443,8 @@ def ask_question(user: User, course: Course, *, title: str | None, body: str | N
     _set_body(question, clean_body)
     db.session.add(question)
     db.session.flush()
+    if held:
+        holds.hold_post("question", question, course_id=course.id)
     return question
 
 
@@ -433,8 +456,9 @@ def answer_question(user: User, question: QaQuestion, *, body: str | None,
     if question.status != "visible":
         raise NotFound("This question was removed.")
     clean_body = _clean_body(body, "Answer")
-    rules.check_links(user, clean_body)
-    answer = QaAnswer(question_id=question.id, author_id=user.id)
+    held = rules.hold_links(user, clean_body)
+    answer = QaAnswer(question_id=question.id, author_id=user.id,
+                      status="hidden" if held else "visible")
     _set_body(answer, clean_body)
     db.session.add(answer)
     db.session.flush()
@@ -442,6 +466,10 @@ def answer_question(user: User, question: QaQuestion, *, body: str | None,
         answer_count=QaQuestion.answer_count + 1, last_activity_at=utcnow())
         .execution_options(synchronize_session=False))
     db.session.expire(question, ["answer_count", "last_activity_at"])
+    if held:
+        # Nobody hears of it until a moderator lets it through.
+        holds.hold_post("answer", answer, course_id=course.id)
+        return answer
     notify([question.author_id], "question_answered",
            f"{user.display_name} answered your question “{question.title}”",
            question_path(question.id, answer.id), mail_context=mail_context, actor=user,

@@ -125,16 +125,43 @@ def is_newcomer(user: User, rules: dict[str, int] | None = None) -> bool:
     return rules["newcomer_posts"] > 0 and post_count(user) < rules["newcomer_posts"]
 
 
+def has_link(*texts: str | None) -> bool:
+    return any(_LINK.search(text or "") for text in texts)
+
+
+def _refuse_link(rules: dict[str, int], field: str) -> ValidationFailed:
+    return ValidationFailed(
+        "New members cannot post links yet: take part for a few days (or "
+        f"{rules['newcomer_posts']} posts) first, or write the address without "
+        "“https://”.", field=field)
+
+
 def check_links(user: User, *texts: str, field: str = "body") -> None:
     """Refuse links from newcomers, saying when they may post them."""
-    if not any(_LINK.search(text or "") for text in texts):
+    if not has_link(*texts):
         return
     rules = current()
     if is_newcomer(user, rules):
-        raise ValidationFailed(
-            "New members cannot post links yet: take part for a few days (or "
-            f"{rules['newcomer_posts']} posts) first, or write the address without "
-            "“https://”.", field=field)
+        raise _refuse_link(rules, field)
+
+
+# What the author of a held post reads.
+HELD_MESSAGE = "Your post waits for a moderator because it contains a link."
+
+
+def hold_links(user: User, *texts: str, field: str = "body") -> bool:
+    """For a new question, answer or channel message: True when it must wait for a
+    moderator (a newcomer's link under the rule "hold_links_from_newcomers" = 1: it is
+    saved hidden and queued, ``webapp.services.community.holds``); refused as
+    ``check_links`` does when the rule is 0; False for everyone else."""
+    if not has_link(*texts):
+        return False
+    rules = current()
+    if not is_newcomer(user, rules):
+        return False
+    if not rules["hold_links_from_newcomers"]:
+        raise _refuse_link(rules, field)
+    return True
 
 
 def posts_per_hour(user: User) -> int:

@@ -82,7 +82,7 @@ def request_branch(lesson_id: int):
         return redirect(url_for("learn.lesson", course_slug=lesson.course.slug,
                                 lesson_slug=lesson.slug) + "#branch-heading", 303)
     # Read before commit: in tests the job runs inside ``enqueue`` on its own session.
-    branch_id = branch.id
+    branch_id, held = branch.id, branch.status == "held"
     enqueue_id = job.id if job is not None and job.status == "queued" else None
     db.session.commit()
     if enqueue_id is not None:
@@ -91,6 +91,9 @@ def request_branch(lesson_id: int):
         if enqueue_id is not None:
             flash("Your branch lesson is being written. This page shows how far it got.",
                   "success")
+        elif held:
+            flash("Your request waits for a moderator: new members' requests are checked "
+                  "before a branch lesson is written.", "info")
         return htmx.redirect(url_for("branches.show", branch_id=branch_id))
     return htmx.render("branches/_list.html",
                        branch_items=branches.visible_branches(user, lesson))

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 
-from flask import abort, current_app, make_response, redirect, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -166,13 +166,17 @@ def post(slug: str):
             return htmx.render("channels/_composer.html", status_code=400, view=view,
                                form=form, max_length=rules.value("message_max_length"))
         return _channel_page(view, form, status=400)
+    held = message.status == "hidden"
     db.session.commit()
     if htmx.is_partial():
         response = htmx.render("channels/_composer.html", view=view,
                                form=MessageForm(formdata=None),
-                               max_length=rules.value("message_max_length"), focus=True)
+                               max_length=rules.value("message_max_length"), focus=True,
+                               notice=rules.HELD_MESSAGE if held else "")
         response.headers["HX-Trigger"] = "channel-posted"
         return response
+    if held:
+        flash(rules.HELD_MESSAGE, "info")
     return redirect(url_for("channels.show", slug=slug) + f"#message-{message.id}", 303)
 
 
@@ -224,7 +228,10 @@ def reply(slug: str, message_id: int):
         db.session.rollback()
         form.body.errors = [exc.message]
         return _thread_page(view, message_id, form, status=400)
+    held = message.status == "hidden"
     db.session.commit()
+    if held:
+        flash(rules.HELD_MESSAGE, "info")
     return htmx.redirect(url_for("channels.thread", slug=slug, message_id=message_id)
                          + f"#message-{message.id}")
 

@@ -19,7 +19,7 @@ from webapp import htmx
 from webapp.extensions import db, limiter
 from webapp.models import QaAnswer, QaQuestion, User
 from webapp.services import accounts
-from webapp.services.community import access, qa
+from webapp.services.community import access, qa, rules
 from webapp.services.exceptions import RateLimited, ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.edge import id_arg
@@ -137,9 +137,12 @@ def ask(slug: str):
             _field_error(form, exc)
             status = 400
         else:
-            question_id = question.id
+            question_id, held = question.id, question.status == "hidden"
             db.session.commit()
-            flash("Your question is posted.", "success")
+            if held:
+                flash(rules.HELD_MESSAGE, "info")
+            else:
+                flash("Your question is posted.", "success")
             return htmx.redirect(_question_url(question_id))
     else:
         status = 400
@@ -185,9 +188,12 @@ def answer(question_id: int):
         db.session.rollback()
         _field_error(form, exc)
         return _question_page(question_id, answer_form=form, status=400)
-    answer_id = new.id
+    answer_id, held = new.id, new.status == "hidden"
     db.session.commit()
-    flash("Your answer is posted.", "success")
+    if held:
+        flash(rules.HELD_MESSAGE, "info")
+    else:
+        flash("Your answer is posted.", "success")
     return htmx.redirect(_question_url(question_id, f"answer-{answer_id}"))
 
 
