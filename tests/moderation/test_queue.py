@@ -72,7 +72,8 @@ def world(app, make_user, make_course, make_learner):
         db.session.add_all([answer, channel, other_channel])
         db.session.flush()
         messages = [ChannelMessage(channel_id=channel.id, author_id=author.id,
-                                   body=f"Message number {n}", body_html=f"<p>Message number {n}</p>")
+                                   body=f"Message number {n}",
+                                   body_html=f"<p>Message number {n}</p>")
                     for n in range(5)]
         other_message = ChannelMessage(channel_id=other_channel.id, author_id=author.id,
                                        body="Bread spam", body_html="<p>Bread spam</p>")
@@ -224,7 +225,8 @@ def test_huge_and_odd_ids_are_404(app, world, signed_in):
     mod = signed_in("mod@example.org")
     for path in ("/moderation/items/99999999999999999999", "/moderation/items/2147483648",
                  "/moderation/items/2147483647", "/moderation/items/-1",
-                 "/moderation/items/2147483647/hide", f"/moderation/items/{world['items']['answer']}/explode"):
+                 "/moderation/items/2147483647/hide",
+                 f"/moderation/items/{world['items']['answer']}/explode"):
         assert mod.get(path).status_code == 404, path
     assert mod.get("/moderation?kind=%00").status_code == 400
     assert mod.get("/moderation/items/1%00").status_code in (400, 404)
