@@ -20,6 +20,7 @@ def _require_editor_role():
 # Views register themselves on ``bp``; import them after it exists.
 from webapp.web.editor import (  # noqa: E402, F401
     course_views,
+    moderation_views,
     outline_views,
     package_views,
     proposal_views,
