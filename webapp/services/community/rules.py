@@ -111,9 +111,12 @@ def clean_text(raw: str | None, *, field: str, label: str, max_length: int,
 
 
 def post_count(user: User) -> int:
-    """Questions, answers and messages ``user`` wrote (three indexed counts)."""
+    """Questions, answers and messages ``user`` wrote that others can read (three indexed
+    counts): a post held for review, hidden or deleted by a moderator does not count
+    towards leaving the newcomer rules."""
     return sum(db.session.scalar(select(func.count()).select_from(model).where(
-        model.author_id == user.id)) or 0 for model in (QaQuestion, QaAnswer, ChannelMessage))
+        model.author_id == user.id, model.status == "visible")) or 0
+        for model in (QaQuestion, QaAnswer, ChannelMessage))
 
 
 def is_newcomer(user: User, rules: dict[str, int] | None = None) -> bool:

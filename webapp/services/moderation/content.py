@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app, has_request_context, url_for
+from flask import has_request_context, url_for
 from sqlalchemy import case, select, update
 
 from webapp.content.render import render_message, render_post
@@ -150,8 +150,8 @@ def available_actions(item: ModerationItem, target=None) -> list[str]:
 # --- paths the author is sent to -----------------------------------------------------------
 
 def _path(endpoint: str, **values) -> str:
-    """A path on this site, or "" where the page does not exist (yet)."""
-    if not has_request_context() or endpoint not in current_app.view_functions:
+    """A path on this site ("" outside a request: a command has no site to link to)."""
+    if not has_request_context():
         return ""
     return url_for(endpoint, **values)
 

@@ -50,15 +50,7 @@ def _user() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def has_endpoint(endpoint: str) -> bool:
-    """Pages other parts of moderation add (people, appeals) link here only once they
-    exist."""
-    return endpoint in current_app.view_functions
-
-
 def _appeal_redirect(item: ModerationItem):
-    if not has_endpoint("moderation.appeal"):
-        abort(404, "Appeals cannot be opened here yet.")
     return redirect(url_for("moderation.appeal", appeal_id=item.target_id), 303)
 
 
@@ -88,8 +80,7 @@ def item(item_id: int):
         "moderation/item.html", item=found, ctx=ctx, holder=holder, mine=mine,
         actions=content.available_actions(found, ctx.target) if holder is None or mine
         else [], labels=content.ACTION_LABELS, action_form=ActionForm(),
-        people=has_endpoint("moderation.person_action"),
-        person_page=has_endpoint("moderation.person"), people_actions=PEOPLE_ACTIONS,
+        people=True, person_page=True, people_actions=PEOPLE_ACTIONS,
         people_labels=PEOPLE_LABELS, render_markdown=context.render_markdown)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, render_template, url_for
+from flask import g, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.services import profiles
@@ -22,11 +22,8 @@ def profile(user_id: int):
 
 def _moderation_link() -> dict | None:
     """The header's "Moderation" entry for moderators and admins: where it goes and the
-    open items (capped), worked out once per request; None for everyone else (and until
-    the moderation queue's page exists)."""
+    open items (capped), worked out once per request; None for everyone else."""
     if not (current_user.is_authenticated and current_user.is_moderator):
-        return None
-    if "moderation.queue" not in current_app.view_functions:
         return None
     if "tangent_moderation_link" not in g:
         count = flags.open_queue_count(QUEUE_BADGE_CAP)
