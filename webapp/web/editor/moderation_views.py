@@ -27,8 +27,9 @@ from webapp.web.site_address import site_url
 
 class CourseModerationForm(FlaskForm):
     reason = SelectField(
-        "Reason", choices=[SelectChoice(key, notices.REASON_LABELS[key])
-                           for key in ACTION_REASONS],
+        "Reason", choices=[SelectChoice("", "Choose a reason…"),
+                           *(SelectChoice(key, notices.REASON_LABELS[key])
+                             for key in ACTION_REASONS)],
         validators=[InputRequired(message="Choose a reason.")],
         description="The author reads this reason.")
     note = TextAreaField(

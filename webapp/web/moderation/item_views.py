@@ -35,8 +35,9 @@ PEOPLE_LABELS = {"warn": "Warn", "silence": "Silence", "suspend": "Suspend", "ba
 
 class ModerationActionForm(FlaskForm):
     reason = SelectField(
-        "Reason", choices=[SelectChoice(key, notices.REASON_LABELS[key])
-                           for key in ACTION_REASONS],
+        "Reason", choices=[SelectChoice("", "Choose a reason…"),
+                           *(SelectChoice(key, notices.REASON_LABELS[key])
+                             for key in ACTION_REASONS)],
         validators=[InputRequired(message="Choose a reason.")],
         description="The author reads this reason.")
     note = TextAreaField(
