@@ -23,7 +23,6 @@ from webapp.extensions import db
 from webapp.models import Appeal, ChannelMessage, ModerationItem, User
 from webapp.services.community import channels, flags
 
-
 AXE = Axe()
 
 

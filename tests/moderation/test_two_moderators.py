@@ -9,12 +9,11 @@ import threading
 
 from sqlalchemy import func, select
 
+from tests.moderation.test_queue import signed_in, world  # noqa: F401 - fixtures
 from webapp.extensions import db
 from webapp.models import AuditEvent, ChannelMessage, ModerationAction, ModerationItem, User
 from webapp.services.exceptions import Conflict
 from webapp.services.moderation import content
-
-from tests.moderation.test_queue import signed_in, world  # noqa: F401 - fixtures
 
 
 def _race(app, item_id: int, plans: list[tuple[str, str]]) -> dict[str, str]:
