@@ -9,11 +9,13 @@ import threading
 
 from sqlalchemy import func, select
 
-from tests.moderation.test_queue import signed_in, world  # noqa: F401 - fixtures
+from tests.moderation import test_queue
 from webapp.extensions import db
 from webapp.models import AuditEvent, ChannelMessage, ModerationAction, ModerationItem, User
 from webapp.services.exceptions import Conflict
 from webapp.services.moderation import content
+
+world = test_queue.world  # the fixture: a course with flagged items, two moderators
 
 
 def _race(app, item_id: int, plans: list[tuple[str, str]]) -> dict[str, str]:
