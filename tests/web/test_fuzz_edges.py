@@ -36,6 +36,7 @@ from webapp.models import (
     Event,
     Lesson,
     LessonProposal,
+    ModerationItem,
     QaAnswer,
     QaQuestion,
     Question,
@@ -111,6 +112,10 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
         db.session.flush()
         message = ChannelMessage(channel_id=general.id, author_id=editor.id, body="Hello.")
         db.session.add(message)
+        db.session.flush()
+        item = ModerationItem(target_kind="message", target_id=message.id,
+                              author_id=editor.id, flag_count=1, reasons=",spam,")
+        db.session.add(item)
         db.session.commit()
         return {
             "course_id": str(draft.id), "module_id": str(lesson.module_id),
@@ -131,6 +136,8 @@ def _ids(app, make_user, make_course, enroll) -> dict[str, str]:
             "_qa_question_id": str(asked.id),
             # Moderation of people and appeals (issue 14): no appeal or action exists.
             "appeal_id": "1", "action_id": "1", "action": "suspend",
+            # A queue item (the message, flagged).
+            "item_id": str(item.id),
         }
 
 
