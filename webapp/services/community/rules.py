@@ -110,13 +110,17 @@ def clean_text(raw: str | None, *, field: str, label: str, max_length: int,
     return text
 
 
-def post_count(user: User) -> int:
-    """Questions, answers and messages ``user`` wrote that others can read (three indexed
-    counts): a post held for review, hidden or deleted by a moderator does not count
-    towards leaving the newcomer rules."""
-    return sum(db.session.scalar(select(func.count()).select_from(model).where(
-        model.author_id == user.id, model.status == "visible")) or 0
-        for model in (QaQuestion, QaAnswer, ChannelMessage))
+def post_count(user: User, *, visible_only: bool = True) -> int:
+    """Questions, answers and messages ``user`` wrote (three indexed counts). By default
+    only those others can read: a post held for review, hidden or deleted by a moderator
+    does not count towards leaving the newcomer rules. Moderators read every post
+    (``visible_only=False``)."""
+    def count(model) -> int:
+        stmt = select(func.count()).select_from(model).where(model.author_id == user.id)
+        if visible_only:
+            stmt = stmt.where(model.status == "visible")
+        return db.session.scalar(stmt) or 0
+    return sum(count(model) for model in (QaQuestion, QaAnswer, ChannelMessage))
 
 
 def is_newcomer(user: User, rules: dict[str, int] | None = None) -> bool:

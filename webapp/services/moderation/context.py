@@ -230,7 +230,7 @@ def item_context(item: ModerationItem, *, now: datetime | None = None) -> ItemCo
             ModerationAction.subject_id == author.id).order_by(ModerationAction.id.desc())
             .limit(HISTORY_MAX))))
         ctx.account_days = max(0, ((now or utcnow()) - author.created_at).days)
-        ctx.post_count = rules.post_count(author)
+        ctx.post_count = rules.post_count(author, visible_only=False)
     ctx.revisions = _revisions(kind, target)
     return ctx
 

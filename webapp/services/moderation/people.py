@@ -348,7 +348,7 @@ class PersonSummary:
 
 def summary(person: User, now: datetime | None = None) -> PersonSummary:
     now = now or utcnow()
-    return PersonSummary(person=person, posts=rules.post_count(person),
+    return PersonSummary(person=person, posts=rules.post_count(person, visible_only=False),
                          account_days=max(0, (now - person.created_at).days),
                          silenced=is_silenced(person, now))
 

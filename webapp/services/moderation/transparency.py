@@ -123,8 +123,10 @@ def build(now: datetime | None = None, months: int = MONTHS) -> Report:
                 .where(Appeal.created_at >= start, Appeal.created_at < end)
                 .group_by(Appeal.status)):
             report.appeals[(label, status)] += n
+    # A person's response time: a rule acts the moment its threshold is met.
     report.median_seconds, report.timed_actions = _median(
-        (ModerationAction.created_at >= starts[0], ModerationAction.created_at < starts[-1]))
+        (ModerationAction.created_at >= starts[0], ModerationAction.created_at < starts[-1],
+         ModerationAction.automated.is_(False)))
     return report
 
 

@@ -7,8 +7,16 @@ from the course's editor pages instead (``webapp.web.editor.moderation_views``).
 from flask import Blueprint
 
 from webapp.security import require_role
+from webapp.services.moderation.transparency import ACTION_LABELS
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+
+
+@bp.app_template_filter("action_label")
+def action_label(action: str) -> str:
+    """A moderation action in words ("suspend" -> "Suspended"), on every page that lists
+    them (the queue's item pages, a person's page, the course editors' tab)."""
+    return ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
 
 
 @bp.before_request
