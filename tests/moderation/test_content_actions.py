@@ -176,3 +176,39 @@ def test_a_closed_item_cannot_be_closed_twice_in_the_service(app, world):
             content.act(item, mod2, "hide", reason="spam", site_url=None)
         db.session.rollback()
         assert db.session.get(ChannelMessage, world["messages"][1]).status == "visible"
+
+
+def test_a_moderator_undoes_a_hide_from_the_closed_item(app, world, signed_in):
+    mod = signed_in("mod@example.org")
+    item_id = world["items"]["message2"]
+    path = f"/moderation/items/{item_id}/hide"
+    done = mod.post(path, data={"csrf_token": token(mod, path), "reason": "spam"})
+    assert done.status_code == 303
+    page = text(mod.get(f"/moderation/items/{item_id}"))
+    assert "Undo “hidden”" in page
+    with app.app_context():
+        hide = db.session.scalar(select(ModerationAction).where(
+            ModerationAction.item_id == item_id, ModerationAction.action == "hide"))
+        hide_id = hide.id
+    undo = f"/moderation/items/{item_id}/undo/{hide_id}"
+    second = signed_in("mod2@example.org")
+    csrf = token(second, f"/moderation/items/{item_id}")
+    assert second.post(undo, data={"csrf_token": csrf}).status_code == 303
+    # The same undo again (a second click, another moderator): a conflict, nothing more.
+    assert second.post(undo, data={"csrf_token": csrf}).status_code == 409
+    with app.app_context():
+        message = db.session.get(ChannelMessage, world["messages"][2])
+        assert message.status == "visible"
+        hide = db.session.get(ModerationAction, hide_id)
+        assert hide.undone_at is not None
+        restore = db.session.scalars(select(ModerationAction).where(
+            ModerationAction.item_id == item_id, ModerationAction.action == "restore")).all()
+        assert len(restore) == 1 and restore[0].moderator_id == user_id("mod2@example.org")
+        told = db.session.scalars(select(Notification).where(
+            Notification.user_id == world["author"], Notification.kind == "moderation")
+            .order_by(Notification.id)).all()
+        assert told[-1].title.startswith("A moderator took back their decision")
+    assert "Undo “" not in text(second.get(f"/moderation/items/{item_id}"))
+    # An action id from another item is not found.
+    other = f"/moderation/items/{world['items']['message0']}/undo/{hide_id}"
+    assert second.post(other, data={"csrf_token": csrf}).status_code == 404

@@ -460,6 +460,60 @@ def reverse(action: ModerationAction, moderator: User, *, site_url: str | None) 
     db.session.flush()
 
 
+UNDOABLE = ("hide", "delete", "reject", "edit")
+
+
+def undoable_action(item: ModerationItem) -> ModerationAction | None:
+    """The action a moderator may undo from the closed ``item``'s page: the latest one on
+    it, when it hid, deleted, rejected or edited the content and is not undone yet."""
+    if item.status != "closed":
+        return None
+    latest = db.session.scalar(select(ModerationAction).where(
+        ModerationAction.item_id == item.id,
+        ModerationAction.target_kind == item.target_kind)
+        .order_by(ModerationAction.id.desc()).limit(1))
+    if latest is None or latest.action not in UNDOABLE or latest.undone_at is not None:
+        return None
+    if item.target_kind == "branch" and latest.action != "hide":
+        return None
+    return latest
+
+
+def undo(item: ModerationItem, action: ModerationAction, moderator: User, *,
+         site_url: str | None) -> ModerationAction:
+    """A moderator takes back ``action`` (the closed item's latest, see
+    ``undoable_action``): the content shows again as it was, recorded as a "restore" with
+    the author told, in the caller's transaction. Two moderators at once: the guarded
+    UPDATE lets one through (``Conflict`` for the other)."""
+    access.require_item_access(moderator, item)
+    if undoable_action(item) is None or action.item_id != item.id \
+            or undoable_action(item).id != action.id:
+        raise Conflict("This action can no longer be undone here: someone acted on the item "
+                       "since. Reload the page to see what they did.")
+    claimed = db.session.execute(
+        update(ModerationAction).where(ModerationAction.id == action.id,
+                                       ModerationAction.undone_at.is_(None))
+        .values(undone_by_id=moderator.id)
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise Conflict("Another moderator has just undone this action.")
+    db.session.expire(action)
+    reverse(action, moderator, site_url=site_url)
+    target = target_of(item)
+    subject_id = item.author_id if item.target_kind != "profile" else item.target_id
+    row = queue.record_action("restore", moderator=moderator, target_kind=item.target_kind,
+                              target_id=item.target_id, subject_id=subject_id,
+                              course_id=item.course_id, item=item, reason=action.reason,
+                              note=f"Undid: {ACTION_LABELS.get(action.action, action.action)}.")
+    kind = kind_label(item.target_kind)
+    notices.tell(subject_id, notices.Notice(
+        title=f"A moderator took back their decision on your {kind}",
+        url=target_path(item.target_kind, target)),
+        site_url=site_url, actor=moderator, course_id=item.course_id)
+    db.session.flush()
+    return row
+
+
 def selected_items(ids: list[int]) -> list[ModerationItem]:
     """The queue items of ``ids`` (unknown ids left out), in the order given."""
     if not ids:

@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length
 
 from webapp.extensions import db
 from webapp.jobs import runner
-from webapp.models import Branch, ModerationItem, User
+from webapp.models import Branch, ModerationAction, ModerationItem, User
 from webapp.models.moderation import ACTION_REASONS
 from webapp.services.exceptions import Conflict, ValidationFailed
 from webapp.services.moderation import content, context, notices, queue
@@ -81,6 +81,7 @@ def item(item_id: int):
         "moderation/item.html", item=found, ctx=ctx, holder=holder, mine=mine,
         actions=content.available_actions(found, ctx.target) if holder is None or mine
         else [], labels=content.ACTION_LABELS, action_form=ActionForm(),
+        undoable=content.undoable_action(found),
         people=True, person_page=True, people_actions=PEOPLE_ACTIONS,
         people_labels=PEOPLE_LABELS, render_markdown=context.render_markdown)
 
@@ -93,6 +94,24 @@ def release(item_id: int):
     db.session.commit()
     flash("You gave the item up; another moderator can take it now.", "info")
     return redirect(url_for("moderation.queue"), 303)
+
+
+@bp.post("/items/<int:item_id>/undo/<int:action_id>")
+def undo(item_id: int, action_id: int):
+    """Take back the closed item's latest hide, delete, rejection or edit."""
+    found = queue.get_item(item_id)
+    valid_or_400(ActionForm())
+    action = db.session.get(ModerationAction, action_id)
+    if action is None or action.item_id != found.id:
+        abort(404)
+    try:
+        content.undo(found, action, _user(), site_url=site_url())
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        return conflict_page(found, exc.message)
+    flash("Undone: the content shows again as it was, and its author is told.", "success")
+    return redirect(url_for("moderation.item", item_id=found.id), 303)
 
 
 def action_page(item: ModerationItem, action: str, form: ModerationActionForm, *,
