@@ -167,10 +167,19 @@ def test_ban_and_reactivate(app, world, mod, login):
 
 
 def test_delete_posts_says_how_many_then_deletes_and_the_undo_restores(app, world, mod):
+    with app.app_context():  # two of their posts wait in the queue
+        waiting = [queue.enqueue(kind, world[key], source="flags", course_id=world["course"],
+                                 author_id=world["author"], reason="spam").id
+                   for kind, key in (("message", "top"), ("answer", "answer"))]
+        db.session.commit()
     page = mod.get(f"/moderation/people/{world['author']}/delete_posts")
     assert "This deletes 4 posts" in text(page)
     assert act(mod, world["author"], "delete_posts", "spam").status_code == 303
     with app.app_context():
+        # Nothing is left to look at: their queue items are closed with the deletion.
+        for item_id in waiting:
+            item = db.session.get(ModerationItem, item_id)
+            assert (item.status, item.outcome) == ("closed", "delete_posts")
         for model, key in ((QaQuestion, "own_question"), (QaAnswer, "answer"),
                            (ChannelMessage, "reply"), (ChannelMessage, "top")):
             row = db.session.get(model, world[key])

@@ -207,6 +207,9 @@ def act(person: User, moderator: User, action: str, *, reason: str | None,
         reason=reason, note=note, until=until if action in TIMED else None, now=now)
     if item is not None:
         queue.close(item, moderator, action, now=now)
+    if action == "delete_posts":
+        queue.close_all_of_author(person.id, ("question", "answer", "message"), moderator,
+                                  action, now=now)
     after = {"status": person.status, "silenced_until": person.silenced_until}
     record_audit(moderator, f"moderation.{action}", "user", person.id, {
         **{k: [_iso(before[k]), _iso(after[k])] for k in after if before[k] != after[k]},

@@ -172,6 +172,34 @@ def close(item: ModerationItem, user: User | None, outcome: str, *,
     db.session.expire(item)
 
 
+def close_all_of_author(author_id: int, kinds: tuple[str, ...], user: User | None,
+                       outcome: str, *, now: datetime | None = None) -> int:
+    """Close every open item about ``author_id``'s content of ``kinds`` (after "delete all
+    their posts": nothing is left to look at), upholding their open flags; how many.
+    Items another moderator holds a live claim on are closed too: the content is gone."""
+    now = now or utcnow()
+    ids = list(db.session.scalars(select(ModerationItem.id).where(
+        ModerationItem.author_id == author_id, ModerationItem.status == "open",
+        ModerationItem.target_kind.in_(kinds))))
+    if not ids:
+        return 0
+    targets = db.session.execute(select(ModerationItem.target_kind, ModerationItem.target_id)
+                                 .where(ModerationItem.id.in_(ids))).all()
+    db.session.execute(
+        update(ModerationItem).where(ModerationItem.id.in_(ids)).values(
+            status="closed", closed_at=now, closed_by_id=user.id if user else None,
+            outcome=outcome, claimed_by_id=None, claimed_at=None, flag_count=0, reasons="",
+            hidden=True)
+        .execution_options(synchronize_session=False))
+    for kind, target_id in targets:
+        db.session.execute(
+            update(Flag).where(Flag.target_kind == kind, Flag.target_id == target_id,
+                               Flag.status == "open")
+            .values(status="upheld", resolved_at=now, resolved_by_id=user.id if user else None)
+            .execution_options(synchronize_session=False))
+    return len(ids)
+
+
 def set_hidden(item: ModerationItem | None, hidden: bool) -> None:
     if item is not None:
         db.session.execute(update(ModerationItem).where(ModerationItem.id == item.id)
