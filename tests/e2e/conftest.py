@@ -39,18 +39,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(missing)
 
 
+_APP_ITER = "tests.e2e.app_iter"
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No access log lines on the test output (the app logs what matters)."""
+    """No access log lines on the test output (the app logs what matters); and the
+    response is closed even when the browser drops the connection mid-file (werkzeug's
+    dev server skips ``close()`` when reading the dropped socket fails in its cleanup,
+    which leaves an audio file open until garbage collection warns about it)."""
 
     def log_request(self, *args, **kwargs) -> None:
         pass
+
+    def run_wsgi(self) -> None:
+        try:
+            super().run_wsgi()
+        finally:
+            body = getattr(self, "environ", {}).get(_APP_ITER)
+            if body is not None and hasattr(body, "close"):
+                body.close()  # closing twice is harmless for every WSGI body here
+
+
+def _keeping_the_body(app: Flask):
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        environ[_APP_ITER] = body
+        return body
+
+    return wsgi
 
 
 @pytest.fixture(scope="session")
 def live_server(app: Flask) -> Iterator[str]:
     """The session app on a real port, in a background thread; yields its base URL."""
     server: BaseWSGIServer = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+        "127.0.0.1", 0, _keeping_the_body(app), threaded=True,
+        request_handler=_QuietHandler
     )
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
