@@ -291,6 +291,7 @@ def _register_blueprints(app: Flask) -> None:
         editor,
         events,
         flags,
+        insight,
         jobs,
         learn,
         main,
@@ -313,5 +314,5 @@ def _register_blueprints(app: Flask) -> None:
     install_time_filters(app)
     for area in (main, auth, account, catalog, learn, quiz, editor, jobs, audio, branches,
                  admin, site, qa, channels, events, notifications, flags, moderation,
-                 transparency, people):
+                 transparency, people, insight):
         app.register_blueprint(area.bp)

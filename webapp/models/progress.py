@@ -26,6 +26,9 @@ class Enrollment(LearnerRow, Base):
     __table_args__ = (
         LearnerRow.one_per("enrollment", "course"),
         Index("ix_enrollment_user_activity", "user_id", "last_activity_at"),
+        # A course's roster and its weekly figures: by enrollment date, by last activity.
+        Index("ix_enrollment_course_created", "course_id", "created_at"),
+        Index("ix_enrollment_course_activity", "course_id", "last_activity_at"),
     )
 
     course_id: Mapped[int] = fk_id("course", index=True)
@@ -55,7 +58,9 @@ class _ProgressRow(LearnerRow):
         learner's rows by the unit's parent."""
         return (LearnerRow.one_per(table, unit),
                 *_progress_checks(),
-                Index(f"ix_{table}_user_{listed_by}", "user_id", f"{listed_by}_id"))
+                Index(f"ix_{table}_user_{listed_by}", "user_id", f"{listed_by}_id"),
+                # A course's funnel: how many reached and completed each unit.
+                Index(f"ix_{table}_course_{unit}", "course_id", f"{unit}_id", "completed_at"))
 
 
 class SectionProgress(_ProgressRow, Base):

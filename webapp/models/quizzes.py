@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +31,8 @@ QUIZ_MODES = ("practice", "graded")
 FEEDBACK_TIMES = ("after_submit", "after_last_attempt")
 # How a multiple-choice question scores a partly right answer (see services.quizzes).
 SCORING_RULES = ("all_or_nothing", "proportional")
+# Which attempt the gradebook shows for a learner: their best, or their last.
+GRADEBOOK_SCORES = ("best", "last")
 # Points, exact: partial credit gives hundredths of a point (rounded down, never up).
 POINTS = Numeric(8, 2)
 
@@ -40,7 +43,8 @@ class Quiz(Base):
         UniqueConstraint("course_id", "key", name="uq_quiz_course_key"),
         CheckConstraint("pass_percent BETWEEN 0 AND 100", name="pass_percent_range"),
         CheckConstraint("max_attempts IS NULL OR max_attempts >= 1", name="max_attempts_positive"),
-        *choice_checks(mode=QUIZ_MODES, feedback=FEEDBACK_TIMES, scoring=SCORING_RULES),
+        *choice_checks(mode=QUIZ_MODES, feedback=FEEDBACK_TIMES, scoring=SCORING_RULES,
+                       gradebook_score=GRADEBOOK_SCORES),
         # "After the last attempt" needs a last attempt, and only graded quizzes hold
         # feedback back (practice quizzes show it on every check).
         CheckConstraint(
@@ -63,6 +67,10 @@ class Quiz(Base):
     feedback: Mapped[str] = mapped_column(String(24), default="after_submit")
     # Applies to multiple-choice questions; the other kinds have one right answer.
     scoring: Mapped[str] = mapped_column(String(16), default="all_or_nothing")
+    # The gradebook's score for a learner: their best attempt or their last (the author's
+    # choice).
+    gradebook_score: Mapped[str] = mapped_column(String(8), default="best",
+                                                 server_default=text("'best'"))
 
     questions: Mapped[list[Question]] = relationship(
         back_populates="quiz", order_by="Question.position",
