@@ -4,7 +4,7 @@ and admins only; anyone else gets a 404 (another editor too). Every view takes t
 course from ``g.insight_course``, checked once here.
 """
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 from flask_login import current_user
 
 from webapp.security import require_role
@@ -18,16 +18,16 @@ def _course_editors_only():
     refused = require_role("editor", "The teaching pages are for the course's editors.")
     if refused is not None:
         return refused
-    course_id = (request.view_args or {}).get("course_id")
-    g.insight_course = access.course_for(current_user._get_current_object(), course_id)
+    g.insight_course = access.course_for(current_user._get_current_object(),
+                                         g.get("insight_course_id"))
     return None
 
 
 @bp.url_value_preprocessor
-def _drop_course_id(_endpoint, values):
-    # Views read the checked course from ``g.insight_course``.
-    if values is not None:
-        values.pop("course_id", None)
+def _take_course_id(_endpoint, values):
+    # Runs before ``before_request``: the id moves to ``g`` for the check above, and views
+    # read the checked course from ``g.insight_course``.
+    g.insight_course_id = values.pop("course_id", None) if values is not None else None
 
 
 @bp.url_defaults
