@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 
 from tests.factories import DEFAULT_PASSWORD, enroll, make_course, make_user
 from webapp.extensions import db
@@ -118,3 +118,36 @@ def test_statements_do_not_grow_with_learners(app, world, client, login, query_c
     before = count()
     grow(30, 100)
     assert count() == before
+
+
+def test_the_demo_seeds_a_class_with_activity_a_funnel_and_a_hardest_question(app, tmp_path):
+    import time
+
+    from webapp.models import Answer, Question
+    from webapp.services import demo
+    from webapp.services.insight import funnel
+
+    with app.app_context():
+        started = time.monotonic()
+        demo.load_demo(tmp_path, fixed_password="demo-password-123")
+        db.session.commit()
+        course = db.session.scalar(select(Course).where(Course.slug == "practical-python"))
+        weeks = activity.course_activity(course)
+        assert sum(w.enrollments for w in weeks) >= demo.DEMO_CLASS_SIZE
+        assert sum(1 for w in weeks if w.active) >= 5
+        assert sum(w.completions for w in weeks) >= 2
+        f = funnel.course_funnel(course)
+        completed = [lesson.completed for lesson in f.lessons]
+        assert completed[0] > completed[-1] >= 2 and f.stopped
+        rates = db.session.execute(
+            select(Answer.question_id, func.avg(case((Answer.is_correct, 1.0), else_=0.0)))
+            .join(Question, Question.id == Answer.question_id)
+            .group_by(Answer.question_id)).all()
+        ordered = sorted(rate for _, rate in rates)
+        assert len(ordered) >= 3 and ordered[0] < 0.4 < 0.6 < ordered[1]
+        assert time.monotonic() - started < 20
+        # Loading again adds nobody.
+        enrolled = db.session.scalar(select(func.count()).select_from(Enrollment))
+        demo.load_demo(tmp_path, fixed_password="demo-password-123")
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Enrollment)) == enrolled
