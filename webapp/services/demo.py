@@ -34,21 +34,36 @@ reads ``$TANGENT_DEMO_PASSWORD``) or generated ones, kept in the instance folder
 from __future__ import annotations
 
 import os
+import random
 import re
 import secrets
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from werkzeug.security import check_password_hash
 
 from webapp.extensions import db
-from webapp.models import Course, User
+from webapp.models import (
+    Answer,
+    AnswerChoice,
+    Attempt,
+    Certificate,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Quiz,
+    SectionProgress,
+    User,
+)
 from webapp.models.base import utcnow
 from webapp.services import accounts
 from webapp.services.course_format import (
@@ -309,6 +324,7 @@ def load_demo(instance_path: Path, fixed_password: str | None = None) -> DemoSet
     if first is not None:
         seed_community(first)
         seed_moderation(first)
+        seed_activity(first)
     return DemoSetup(logins=logins, keep={} if fixed_password else saved)
 
 
@@ -321,8 +337,6 @@ def seed_community(course: Course) -> None:
     posts an announcement and schedules an office hour; both write in the course channel
     and the general one. Everything goes through the services (so notifications are made
     as for real use) without email."""
-    from datetime import datetime, timedelta
-
     from webapp.services import progress
     from webapp.services.community import announcements, channels, events, qa
 
@@ -396,6 +410,125 @@ def seed_moderation(course: Course) -> None:
         channels.post_message(
             newcomer, course_channel,
             "This page helped me with loops: https://example.com/python-loops-explained")
+
+
+DEMO_CLASS_SIZE = 24
+# Not a hash any password matches: the demo class cannot sign in.
+NO_PASSWORD = "!"  # noqa: S105
+# Per seeded learner: how many of the course's sections they completed (in course order;
+# -1 = all, they finished the course). Varied, so the funnel narrows and most stop early.
+_DEMO_REACH = (-1, -1, 2, 2, 3, 3, 3, 5, 5, 6, 8, 8, 9, 12, 12, 14, 1, 1, 3, 4, 16, 20, 7, 0)
+
+
+def seed_activity(course: Course) -> None:
+    """A class of learners for the insight pages (a funnel, a hardest question, weekly
+    activity) when the demo's first course is created: ``DEMO_CLASS_SIZE`` learners who
+    cannot sign in (no usable password) enrolled over the past ten weeks, progress that
+    stops at varied sections, and submitted attempts at the first quiz, where one
+    question is clearly the hardest (most pick the same wrong choice). Bulk rows, so it
+    takes well under a second; run once, with the course."""
+    rng = random.Random(15)  # noqa: S311 - the same made-up class every time, not secrets
+    now = utcnow()
+    lessons = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)
+                                 .order_by(Lesson.position)).all()
+    sections = [(lesson, section) for lesson in lessons for section in lesson.sections]
+    quiz = db.session.scalar(select(Quiz).where(Quiz.course_id == course.id)
+                             .order_by(Quiz.id).limit(1))
+    users = [User(email=f"class{n:02d}@example.com", display_name=name,
+                  role="learner", password_hash=NO_PASSWORD, email_verified_at=now)
+             for n, name in enumerate(_demo_names(DEMO_CLASS_SIZE), start=1)]
+    db.session.add_all(users)
+    db.session.flush()
+    enrollments, section_rows, lesson_rows, certificates = [], [], [], []
+    for user, reach in zip(users, _DEMO_REACH, strict=False):
+        reach = len(sections) if reach < 0 else min(reach, len(sections))
+        enrolled = now - timedelta(days=rng.randint(2, 70), hours=rng.randint(0, 23))
+        at = enrolled
+        done_by_lesson: dict[int, list] = {}
+        for lesson, section in sections[:reach]:
+            at = min(at + timedelta(hours=rng.randint(2, 60)), now - timedelta(minutes=5))
+            section_rows.append({"user_id": user.id, "course_id": course.id,
+                                 "section_id": section.id, "lesson_id": lesson.id,
+                                 "status": "completed", "completed_at": at, "updated_at": at})
+            done_by_lesson.setdefault(lesson.id, []).append(at)
+        for lesson in lessons:
+            times = done_by_lesson.get(lesson.id)
+            if not times:
+                continue
+            whole = len(times) == len(lesson.sections)
+            lesson_rows.append({"user_id": user.id, "course_id": course.id,
+                                "lesson_id": lesson.id,
+                                "status": "completed" if whole else "in_progress",
+                                "completed_at": times[-1] if whole else None,
+                                "updated_at": times[-1]})
+        finished = reach == len(sections)
+        stop = sections[min(reach, len(sections) - 1)]
+        enrollments.append({"user_id": user.id, "course_id": course.id, "created_at": enrolled,
+                            "last_activity_at": at, "last_lesson_id": stop[0].id,
+                            "last_section_id": stop[1].id,
+                            "completed_at": at if finished else None})
+        if finished:
+            certificates.append({"user_id": user.id, "course_id": course.id,
+                                 "code": secrets.token_hex(16), "learner_name": user.display_name,
+                                 "course_title": course.title, "issued_at": at})
+    db.session.execute(insert(Enrollment), enrollments)
+    if section_rows:
+        db.session.execute(insert(SectionProgress), section_rows)
+    if lesson_rows:
+        db.session.execute(insert(LessonProgress), lesson_rows)
+    if certificates:
+        db.session.execute(insert(Certificate), certificates)
+    if quiz is not None:
+        _seed_attempts(quiz, users, rng, now)
+    db.session.flush()
+
+
+def _demo_names(count: int) -> list[str]:
+    first = ("Amara", "Ben", "Chen", "Dalia", "Emil", "Fatima", "Gabe", "Hana", "Ivo", "Jana",
+             "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sami",
+             "Tara", "Uma", "Viktor", "Wen", "Yara")
+    return [f"{first[n % len(first)]} (demo class)" for n in range(count)]
+
+
+def _seed_attempts(quiz: Quiz, users: list[User], rng: random.Random, now: datetime) -> None:
+    """Submitted attempts at ``quiz`` by most of the class: the questions with choices are
+    answered right by most, except the one with the most choices, which most get wrong
+    (and on the same wrong choice)."""
+    questions = [q for q in quiz.questions if q.choices]
+    if not questions:
+        return
+    hardest = max(questions, key=lambda q: (len(q.choices), -q.position))
+    max_score = sum(q.points for q in quiz.questions)
+    for user in users[: len(users) * 3 // 4]:
+        for number in range(1, rng.choice((1, 1, 2)) + 1):
+            started = now - timedelta(days=rng.randint(1, 40), minutes=rng.randint(0, 600))
+            attempt = Attempt(user_id=user.id, quiz_id=quiz.id, number=number,
+                              status="submitted", started_at=started,
+                              submitted_at=started + timedelta(seconds=rng.randint(90, 900)),
+                              max_score=max_score, score=Decimal(0), passed=False)
+            db.session.add(attempt)
+            db.session.flush()
+            score = 0
+            for question in questions:
+                right = [c for c in question.choices if c.is_correct]
+                wrong = [c for c in question.choices if not c.is_correct]
+                chance = 0.2 if question is hardest else 0.8
+                correct = rng.random() < chance or not wrong
+                chosen = right if correct else [wrong[0] if rng.random() < 0.7 or
+                                                question is not hardest else rng.choice(wrong)]
+                if question.kind != "multiple":
+                    chosen = chosen[:1]
+                answer = Answer(attempt_id=attempt.id, question_id=question.id,
+                                is_correct=correct,
+                                points=Decimal(question.points if correct else 0))
+                db.session.add(answer)
+                db.session.flush()
+                for position, choice in enumerate(chosen):
+                    db.session.add(AnswerChoice(answer_id=answer.id, choice_id=choice.id,
+                                                position=position))
+                score += question.points if correct else 0
+            attempt.score = Decimal(score)
+            attempt.passed = 100 * score >= quiz.pass_percent * max_score
 
 
 def read_demo_logins(instance_path: Path) -> dict[str, str]:
