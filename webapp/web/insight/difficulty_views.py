@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from flask import g, render_template
@@ -23,7 +24,7 @@ def duration_text(seconds: Fraction | None) -> str:
     """``45 s``, ``3 min 20 s``, ``1 h 5 min``."""
     if seconds is None:
         return "—"
-    total = round(seconds)
+    total = math.floor(seconds + Fraction(1, 2))  # halves up: 60.5 s is 61 s
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
