@@ -188,3 +188,19 @@ def test_statements_do_not_grow_with_learners(app, editor, world, make_learner,
     before = count(url(world)), count(url(world, ".csv"))
     grow(30)
     assert (count(url(world)), count(url(world, ".csv"))) == before
+
+
+def test_the_author_chooses_best_or_last(app, world):
+    from webapp.models import User
+    from webapp.services import quiz_authoring as qa
+    from webapp.services.exceptions import ValidationFailed
+    with app.app_context():
+        editor = db.session.scalar(db.select(User).where(User.email == "editor@example.org"))
+        quiz = db.session.get(Quiz, world["a"])
+        settings = {"key": quiz.key, "title": quiz.title, "pass_percent": quiz.pass_percent,
+                    "max_attempts": quiz.max_attempts}
+        assert qa.update_quiz_settings(editor, quiz, gradebook_score="last", **settings)
+        db.session.commit()
+        assert db.session.get(Quiz, world["a"]).gradebook_score == "last"
+        with pytest.raises(ValidationFailed):
+            qa.update_quiz_settings(editor, quiz, gradebook_score="worst", **settings)
