@@ -133,7 +133,7 @@ def make_rich_course(owner, *, title: str = "Packages in practice", publish: boo
     create_quiz(owner, first, key="check-basics", title="Check the basics",
                 description="Every kind of question.", questions=all_kinds_questions(),
                 pass_percent=60, max_attempts=3, feedback="after_last_attempt",
-                scoring="proportional")
+                scoring="proportional", gradebook_score="last")
     second = course_service.add_module_unchecked(owner, course, "Going further")
     course_service.add_lesson_unchecked(owner, second, "Checking in", CHECK, slug="checking-in",
                               estimated_minutes=7)
@@ -163,7 +163,8 @@ def snapshot(course_id: int) -> dict:
                 quiz.mode, quiz.feedback, quiz.scoring,
                 [(q.position, q.kind, q.prompt, q.explanation, q.points, q.numeric_answer,
                   q.tolerance, [(c.position, c.text, c.is_correct) for c in q.choices],
-                  sorted(a.text for a in q.accepted_answers)) for q in quiz.questions])
+                  sorted(a.text for a in q.accepted_answers)) for q in quiz.questions],
+                quiz.gradebook_score)
 
     return {
         "meta": (course.title, course.summary, course.level, [t.name for t in course.tags]),
@@ -867,12 +868,12 @@ def test_a_package_from_before_quiz_policies_imports_as_graded(editor):
     """Packages exported before quizzes had a policy have no mode, feedback or scoring:
     their quizzes import graded, with feedback after submit and all-or-nothing scoring."""
     quiz_file = json.loads(package_files()["quizzes/q.json"])
-    assert not {"mode", "feedback", "scoring"} & set(quiz_file)
+    assert not {"mode", "feedback", "scoring", "gradebook_score"} & set(quiz_file)
     imported = packages.import_new(editor, read_package(build_zip(package_files())))
     db.session.commit()
     quiz = db.session.scalars(select(Quiz).where(Quiz.course_id == imported.id)).one()
-    assert (quiz.mode, quiz.feedback, quiz.scoring) == ("graded", "after_submit",
-                                                        "all_or_nothing")
+    assert (quiz.mode, quiz.feedback, quiz.scoring, quiz.gradebook_score) == (
+        "graded", "after_submit", "all_or_nothing", "best")
 
 
 @pytest.mark.parametrize(("policy", "says"), [

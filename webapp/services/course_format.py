@@ -33,7 +33,13 @@ from typing import Any, TypeVar
 from webapp.content.questions import QuestionSpec
 from webapp.content.render import slugify
 from webapp.models.courses import LEVELS
-from webapp.models.quizzes import FEEDBACK_TIMES, QUESTION_KINDS, QUIZ_MODES, SCORING_RULES
+from webapp.models.quizzes import (
+    FEEDBACK_TIMES,
+    GRADEBOOK_SCORES,
+    QUESTION_KINDS,
+    QUIZ_MODES,
+    SCORING_RULES,
+)
 from webapp.services.authoring import MAX_SUMMARY, MAX_TAGS, MAX_TITLE
 from webapp.services.exceptions import ValidationFailed
 from webapp.services.quiz_authoring import (
@@ -252,6 +258,7 @@ class QuizSpec:
     mode: str = "graded"
     feedback: str = "after_submit"
     scoring: str = "all_or_nothing"
+    gradebook_score: str = "best"
 
 
 def read_question(data: Any, where: str) -> QuestionSpec:
@@ -310,7 +317,7 @@ def read_quiz(data: Any, where: str) -> QuizSpec:
     """A quiz and all its questions; ContentInvalid lists every problem found."""
     fields = Fields(data, where, {"key", "title", "questions"},
                     {"description", "pass_percent", "max_attempts", "mode", "feedback",
-                     "scoring"})
+                     "scoring", "gradebook_score"})
     problems = Problems()
     raw_questions = problems.attempt(fields.tables, "questions") or []
     if len(raw_questions) > MAX_QUESTIONS:
@@ -328,6 +335,8 @@ def read_quiz(data: Any, where: str) -> QuizSpec:
     mode = problems.attempt(fields.choice, "mode", "graded", QUIZ_MODES)
     feedback = problems.attempt(fields.choice, "feedback", "after_submit", FEEDBACK_TIMES)
     scoring = problems.attempt(fields.choice, "scoring", "all_or_nothing", SCORING_RULES)
+    gradebook_score = problems.attempt(fields.choice, "gradebook_score", "best",
+                                       GRADEBOOK_SCORES)
     if mode and feedback and scoring:
         problems.attempt(_check_policy, where, mode, feedback, scoring, max_attempts)
     problems.raise_any()
@@ -341,6 +350,7 @@ def read_quiz(data: Any, where: str) -> QuizSpec:
         mode=mode or "graded",
         feedback=feedback or "after_submit",
         scoring=scoring or "all_or_nothing",
+        gradebook_score=gradebook_score or "best",
     )
 
 

@@ -41,7 +41,7 @@ from webapp.models import (
     User,
 )
 from webapp.models.base import utcnow
-from webapp.models.quizzes import FEEDBACK_TIMES, QUIZ_MODES, SCORING_RULES
+from webapp.models.quizzes import FEEDBACK_TIMES, GRADEBOOK_SCORES, QUIZ_MODES, SCORING_RULES
 from webapp.services.audit import record_audit
 from webapp.services.completion import answerable_quiz_ids as answerable_quiz_ids
 from webapp.services.completion import certificate_for as certificate_for
@@ -562,6 +562,7 @@ def create_quiz(
     mode: str = "graded",
     feedback: str = "after_submit",
     scoring: str = "all_or_nothing",
+    gradebook_score: str = "best",
 ) -> Quiz:
     """A quiz with its questions, validated as a whole (nothing is written on error)."""
     from webapp.content.render import slugify
@@ -574,10 +575,13 @@ def create_quiz(
     if not 0 <= pass_percent <= 100:
         raise ValidationFailed("The pass mark is a percentage between 0 and 100.")
     check_policy(mode, feedback, scoring, max_attempts)
+    if gradebook_score not in GRADEBOOK_SCORES:
+        raise ValidationFailed("The gradebook shows the best or the last attempt.")
     quiz = Quiz(course_id=module.course_id, module_id=module.id, key=slugify(key, 80),
                 title=title.strip()[:160], description=description.strip()[:500],
                 pass_percent=pass_percent, max_attempts=max_attempts, mode=mode,
-                feedback=feedback, scoring=scoring)
+                feedback=feedback, scoring=scoring,
+                gradebook_score=gradebook_score)
     db.session.add(quiz)
     db.session.flush()
     for position, spec in enumerate(questions, start=1):

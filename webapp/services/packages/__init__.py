@@ -16,8 +16,9 @@ allowed)::
     quizzes/<key>.json     one quiz, with the fields the demo ``course.toml`` uses
                            (see ``webapp.services.course_format``): key, title,
                            description, pass_percent, max_attempts (null: unlimited),
-                           mode, feedback, scoring (each optional, with the defaults
-                           "graded", "after_submit", "all_or_nothing"),
+                           mode, feedback, scoring, gradebook_score (each optional,
+                           with the defaults "graded", "after_submit",
+                           "all_or_nothing", "best"),
                            questions [{kind, prompt, explanation, points, and by
                            kind choices [{text, correct}] | answer | accepted |
                            order | answer + tolerance}]

@@ -63,6 +63,7 @@ def _quiz_data(quiz: Quiz) -> dict[str, Any]:
         "mode": quiz.mode,
         "feedback": quiz.feedback,
         "scoring": quiz.scoring,
+        "gradebook_score": quiz.gradebook_score,
         "questions": [_question_data(q) for q in quiz.questions],
     }
 

@@ -32,7 +32,8 @@ def _create_quizzes(actor: User, module: Module, quizzes: Sequence[QuizSpec]) ->
         create_quiz(actor, module, key=quiz.key, title=quiz.title,
                     description=quiz.description, questions=quiz.questions,
                     pass_percent=quiz.pass_percent, max_attempts=quiz.max_attempts,
-                    mode=quiz.mode, feedback=quiz.feedback, scoring=quiz.scoring)
+                    mode=quiz.mode, feedback=quiz.feedback, scoring=quiz.scoring,
+                    gradebook_score=quiz.gradebook_score)
 
 
 def _course_fields(package: PackageCourse) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from webapp.content.render import slugify
 from webapp.extensions import db
 from webapp.models import Module, Quiz, User
+from webapp.models.quizzes import GRADEBOOK_SCORES
 from webapp.services.audit import delta_of, record_audit
 from webapp.services.authoring import require_editor
 from webapp.services.exceptions import Conflict, ValidationFailed
@@ -37,6 +38,7 @@ def _quiz_fields(quiz: Quiz) -> dict[str, Any]:
     return {"key": quiz.key, "title": quiz.title, "description": quiz.description,
             "pass_percent": quiz.pass_percent, "max_attempts": quiz.max_attempts,
             "mode": quiz.mode, "feedback": quiz.feedback, "scoring": quiz.scoring,
+            "gradebook_score": quiz.gradebook_score,
             "module_id": quiz.module_id}
 
 
@@ -50,12 +52,13 @@ class QuizSettings:
     mode: str = "graded"
     feedback: str = "after_submit"
     scoring: str = "all_or_nothing"
+    gradebook_score: str = "best"
 
 
 def check_quiz_settings(course_id: int, *, key: str, title: str, description: str = "",
                         pass_percent: int | None = 70, max_attempts: int | None = None,
                         mode: str = "graded", feedback: str = "after_submit",
-                        scoring: str = "all_or_nothing",
+                        scoring: str = "all_or_nothing", gradebook_score: str = "best",
                         quiz_id: int | None = None) -> QuizSettings:
     """Validated, normalized settings; an empty key is derived from the title.
 
@@ -86,8 +89,11 @@ def check_quiz_settings(course_id: int, *, key: str, title: str, description: st
         raise ValidationFailed(f"Allow from 1 to {MAX_ATTEMPTS_ALLOWED} attempts, or leave it "
                                "empty for unlimited attempts.", field="max_attempts")
     check_policy(mode, feedback, scoring, max_attempts)
+    if gradebook_score not in GRADEBOOK_SCORES:
+        raise ValidationFailed("Choose whether the gradebook shows the best or the last "
+                               "attempt.", field="gradebook_score")
     return QuizSettings(key, title, description, pass_percent, max_attempts, mode, feedback,
-                        scoring)
+                        scoring, gradebook_score)
 
 
 def _check_key(key: str, title: str) -> str:
@@ -113,13 +119,14 @@ def create_quiz_in_module(actor: User, module: Module, *, key: str, title: str,
                           description: str = "", pass_percent: int | None = 70,
                           max_attempts: int | None = None, mode: str = "graded",
                           feedback: str = "after_submit",
-                          scoring: str = "all_or_nothing") -> Quiz:
+                          scoring: str = "all_or_nothing",
+                          gradebook_score: str = "best") -> Quiz:
     """A new quiz without questions at the end of ``module``; an empty key comes from the title."""
     require_editor(actor, module.course)
     settings = check_quiz_settings(module.course_id, key=key, title=title,
                                    description=description, pass_percent=pass_percent,
                                    max_attempts=max_attempts, mode=mode, feedback=feedback,
-                                   scoring=scoring)
+                                   scoring=scoring, gradebook_score=gradebook_score)
     quiz = Quiz(course_id=module.course_id, module_id=module.id, **asdict(settings))
     db.session.add(quiz)
     db.session.flush()
@@ -131,6 +138,7 @@ def update_quiz_settings(actor: User, quiz: Quiz, *, key: str, title: str,
                          description: str = "", pass_percent: int | None = 70,
                          max_attempts: int | None = None, mode: str = "graded",
                          feedback: str = "after_submit", scoring: str = "all_or_nothing",
+                         gradebook_score: str = "best",
                          expected: str | None = None) -> bool:
     """Change a quiz's settings; False when nothing changed.
 
@@ -146,7 +154,8 @@ def update_quiz_settings(actor: User, quiz: Quiz, *, key: str, title: str,
     settings = check_quiz_settings(quiz.course_id, key=key, title=title,
                                    description=description, pass_percent=pass_percent,
                                    max_attempts=max_attempts, mode=mode, feedback=feedback,
-                                   scoring=scoring, quiz_id=quiz.id)
+                                   scoring=scoring, gradebook_score=gradebook_score,
+                                   quiz_id=quiz.id)
     if settings.key != quiz.key:
         embedding = lessons_embedding(quiz)
         if embedding:

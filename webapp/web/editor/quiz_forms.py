@@ -75,6 +75,10 @@ SCORING_HELP = (
     "below 0, rounded down to hundredths of a point. Example: a 2-point question with 3 "
     "correct choices; ticking 2 of them and 1 wrong one earns 2 × (2 − 1) ÷ 3 = 0.66 points."  # noqa: RUF001
 )
+GRADEBOOK_CHOICES = [
+    SelectChoice("best", "The best attempt: learners may try again without risk."),
+    SelectChoice("last", "The last attempt: what the learner knows now counts."),
+]
 CHOICE_ROWS = 8
 NUMBER_INPUT_MAX = 40
 # What each kind's form shows besides prompt, explanation and points.
@@ -117,6 +121,9 @@ class QuizSettingsForm(FlaskForm):
     )
     scoring = RadioField("Multiple-choice scoring", choices=SCORING_CHOICES,
                          default="all_or_nothing", description=SCORING_HELP)
+    gradebook_score = RadioField(
+        "The gradebook shows", choices=GRADEBOOK_CHOICES, default="best",
+        description="Which submitted attempt counts in the course's gradebook and its CSV.")
     # What the form was loaded from; a save over someone else's newer change is a conflict.
     fingerprint = HiddenField()
 
@@ -127,13 +134,16 @@ class QuizSettingsForm(FlaskForm):
         return cls(formdata=None, title=quiz.title, key=quiz.key,
                    description=quiz.description, pass_percent=quiz.pass_percent,
                    max_attempts=quiz.max_attempts, policy=policy, scoring=quiz.scoring,
+                   gradebook_score=quiz.gradebook_score,
                    fingerprint=qa.quiz_fingerprint(quiz))
 
     def policy_fields(self) -> dict[str, str]:
-        """``mode``, ``feedback`` and ``scoring`` for the service (after ``validate``)."""
+        """``mode``, ``feedback``, ``scoring`` and ``gradebook_score`` for the service
+        (after ``validate``)."""
         mode, feedback = POLICIES.get(self.policy.data or "", POLICIES["graded"])
         return {"mode": mode, "feedback": feedback,
-                "scoring": self.scoring.data or "all_or_nothing"}
+                "scoring": self.scoring.data or "all_or_nothing",
+                "gradebook_score": self.gradebook_score.data or "best"}
 
     def field_name_for(self, name: str | None) -> str | None:
         """The name of the form field a service error names (mode and feedback are one
