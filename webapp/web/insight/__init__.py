@@ -4,7 +4,7 @@ and admins only; anyone else gets a 404 (another editor too). Every view takes t
 course from ``g.insight_course``, checked once here.
 """
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 from flask_login import current_user
 
 from webapp.security import require_role
@@ -18,7 +18,8 @@ def _course_editors_only():
     refused = require_role("editor", "The teaching pages are for the course's editors.")
     if refused is not None:
         return refused
-    course_id = (request.view_args or {}).get("course_id")
+    # Flask runs the URL value preprocessors first: the id is kept in ``g`` there.
+    course_id = g.pop("insight_course_id", None)
     g.insight_course = access.course_for(current_user._get_current_object(), course_id)
     return None
 
@@ -27,7 +28,7 @@ def _course_editors_only():
 def _drop_course_id(_endpoint, values):
     # Views read the checked course from ``g.insight_course``.
     if values is not None:
-        values.pop("course_id", None)
+        g.insight_course_id = values.pop("course_id", None)
 
 
 @bp.url_defaults
