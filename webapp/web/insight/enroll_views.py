@@ -32,8 +32,13 @@ class EnrollForm(FlaskForm):
 def _lines(form: EnrollForm) -> list[str]:
     upload = form.file.data
     if upload is not None and getattr(upload, "filename", ""):
-        # The request body is already capped (413); read no more than a list may be.
-        return enrolling.parse_csv(upload.read(enrolling.MAX_BYTES + 1))
+        # The request body is already capped (413); read no more than a list may be, and
+        # close the spooled file now (a large upload is a temporary file).
+        try:
+            data = upload.read(enrolling.MAX_BYTES + 1)
+        finally:
+            upload.close()
+        return enrolling.parse_csv(data)
     return enrolling.parse_pasted(form.addresses.data)
 
 
