@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 
 import pytest
 from sqlalchemy import select
@@ -289,3 +290,47 @@ def test_a_learners_page_runs_the_same_statements_with_ten_times_the_attempts(
         many = add_learner(course, sections=4, quiz_answer=False, attempts=10).id
     assert (count(query_counter, owner, f"{base(world)}/learners/{few}")
             == count(query_counter, owner, f"{base(world)}/learners/{many}"))
+
+
+# --- valid HTML ---------------------------------------------------------------------------
+
+
+def test_the_learners_pages_are_valid_html(app, owner, world, tmp_path):
+    """The roster (full and empty), a learner's page, the unenroll confirmation, the
+    enroll form and its report pass the Nu Html Checker."""
+    import json
+    import shutil
+    import subprocess
+
+    from tests.web.test_html_valid import VNU_JAR
+
+    java = shutil.which("java")
+    if not VNU_JAR.is_file() or not java:
+        pytest.skip("the Nu Html Checker is not installed (see tests/web/test_html_valid.py)")
+    bob = user_id(app, "bob@example.org")
+    pages = {
+        "roster": f"{base(world)}/learners",
+        "roster-empty": f"{base(world)}/learners?q=nobody-at-all",
+        "learner": f"{base(world)}/learners/{bob}",
+        "unenroll": f"{base(world)}/learners/{bob}/unenroll",
+        "enroll": f"{base(world)}/enroll",
+    }
+    files = {}
+    for name, path in pages.items():
+        response = owner.get(path)
+        assert response.status_code == 200, path
+        (tmp_path / f"{name}.html").write_text(text(response))
+        files[f"{name}.html"] = path
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', text(owner.get(pages["enroll"])))
+    report = owner.post(pages["enroll"], data={"csrf_token": token.group(1),
+                                               "addresses": "ada@example.org\nnope\nx@y.org"})
+    assert report.status_code == 200
+    (tmp_path / "report.html").write_text(text(report))
+    files["report.html"] = "enroll report"
+    result = subprocess.run([java, "-Xss4m", "-jar", str(VNU_JAR), "--format", "json",
+                             "--errors-only", *sorted(str(tmp_path / n) for n in files)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    messages = json.loads(result.stderr or result.stdout)["messages"]
+    errors = [f"{files[m['url'].rsplit('/', 1)[-1]]}:{m.get('lastLine')}: {m['message']}"
+              for m in messages if m.get("type") == "error"]
+    assert errors == [], "\n".join(errors)
