@@ -53,6 +53,7 @@ def world(app, make_user, make_course, make_quiz):
         return {
             "course_id": course.id, "user_id": learner.id, "learner_id": learner.id,
             "quiz_id": quiz.id,
+            "name": "funnel",
             "question_id": db.session.scalar(select(Question.id).where(
                 Question.quiz_id == quiz.id)),
             "module_id": db.session.scalar(select(Module.id).where(

@@ -33,6 +33,7 @@ from webapp.models.courses import (
     Section,
     Tag,
 )
+from webapp.models.insight import InsightSnapshot
 from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
 from webapp.models.mail import OutgoingMail
 from webapp.models.moderation import Appeal, ModerationAction, ModerationItem
@@ -89,6 +90,7 @@ __all__ = [
     "EventRsvp",
     "Flag",
     "GenerationJob",
+    "InsightSnapshot",
     "Lesson",
     "LessonProgress",
     "LessonProposal",

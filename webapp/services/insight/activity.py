@@ -92,3 +92,15 @@ def course_activity(course: Course, *, now: datetime | None = None,
             active[int(week)] = count
     return [Week(start=bounds[i].date(), enrollments=enrollments[i], active=active[i],
                  completions=completions[i]) for i in range(n)]
+
+
+# --- kept figures (``webapp.services.insight.snapshots``) ---------------------------------
+
+def to_json(weeks: list[Week]) -> list[dict]:
+    return [{"start": w.start.isoformat(), "enrollments": w.enrollments, "active": w.active,
+             "completions": w.completions} for w in weeks]
+
+
+def from_json(data: list[dict]) -> list[Week]:
+    return [Week(start=date.fromisoformat(w["start"]), enrollments=w["enrollments"],
+                 active=w["active"], completions=w["completions"]) for w in data]

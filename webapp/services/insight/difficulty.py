@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
@@ -320,3 +320,28 @@ def quiz_detail(course: Course, quiz_id: int) -> QuizDetail:
     questions = sorted(stats.values(), key=lambda s: s.position)
     return QuizDetail(quiz, summary, questions, n, group)
 
+
+
+# --- kept figures of the overview (``webapp.services.insight.snapshots``) -----------------
+
+def _fraction_out(value: Fraction | None) -> list[int] | None:
+    return None if value is None else [value.numerator, value.denominator]
+
+
+def _fraction_in(value: list[int] | None) -> Fraction | None:
+    return None if value is None else Fraction(value[0], value[1])
+
+
+def to_json(figures: Overview) -> dict:
+    return {"quizzes": [{**asdict(q), "median_percent": _fraction_out(q.median_percent),
+                         "median_seconds": _fraction_out(q.median_seconds)}
+                        for q in figures.quizzes],
+            "hardest": asdict(figures.hardest) if figures.hardest else None}
+
+
+def from_json(data: dict) -> Overview:
+    quizzes = [QuizSummary(**{**q, "median_percent": _fraction_in(q["median_percent"]),
+                              "median_seconds": _fraction_in(q["median_seconds"])})
+               for q in data["quizzes"]]
+    hardest = HardestQuestion(**data["hardest"]) if data["hardest"] else None
+    return Overview(quizzes=quizzes, hardest=hardest)

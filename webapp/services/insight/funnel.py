@@ -9,7 +9,7 @@ of the learners who have not finished (one GROUP BY on the course's enrollments)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import and_, func, select
 
@@ -114,3 +114,19 @@ def course_funnel(course: Course) -> Funnel:
                 title, lesson_title = by_section[section_id]
                 stopped.append(Stop(section_id, title, lesson_title, n))
     return Funnel(learners=learners, finished=finished, lessons=lessons, stopped=stopped)
+
+
+# --- kept figures (``webapp.services.insight.snapshots``) ---------------------------------
+
+def to_json(figures: Funnel) -> dict:
+    return asdict(figures)
+
+
+def from_json(data: dict) -> Funnel:
+    return Funnel(
+        learners=data["learners"], finished=data["finished"],
+        lessons=[LessonFigures(lesson["id"], lesson["title"], lesson["reached"],
+                               lesson["completed"],
+                               [SectionFigures(**section) for section in lesson["sections"]])
+                 for lesson in data["lessons"]],
+        stopped=[Stop(**stop) for stop in data["stopped"]])

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from flask import g, render_template
 
-from webapp.services.insight import difficulty
+from webapp.services.insight import difficulty, snapshots
 from webapp.web.insight import bp
 
 
@@ -44,7 +44,11 @@ def _render(template: str, **context):
 
 @bp.get("/difficulty", endpoint="difficulty")
 def difficulty_page():
-    return _render("insight/difficulty.html", overview=difficulty.overview(g.insight_course))
+    course = g.insight_course
+    kept = snapshots.figures(course, "difficulty", lambda: difficulty.overview(course),
+                             encode=difficulty.to_json, decode=difficulty.from_json)
+    return _render("insight/difficulty.html", overview=kept.value, kept=kept,
+                   figures_name="difficulty")
 
 
 @bp.get("/difficulty/<int:quiz_id>")

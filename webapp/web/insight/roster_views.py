@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import (
     Response,
-    current_app,
     flash,
     g,
     redirect,
@@ -25,8 +24,7 @@ from webapp.services.insight import enrolling, roster
 from webapp.web.forms import ActionForm, valid_or_400
 from webapp.web.insight import bp
 
-# The insight pages, in the order of the navigation. Until every page exists (they are
-# built side by side), the navigation lists only the endpoints the app has.
+# The insight pages, in the order of the navigation.
 NAV = (
     ("insight.roster", "Learners"),
     ("insight.gradebook", "Gradebook"),
@@ -39,8 +37,7 @@ NAV = (
 
 @bp.context_processor
 def _insight_nav() -> dict:
-    return {"insight_nav": [(endpoint, label) for endpoint, label in NAV
-                            if endpoint in current_app.view_functions]}
+    return {"insight_nav": NAV}
 
 
 def _query() -> roster.RosterQuery:
