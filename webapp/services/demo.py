@@ -432,8 +432,10 @@ def seed_activity(course: Course) -> None:
     lessons = db.session.scalars(select(Lesson).where(Lesson.course_id == course.id)
                                  .order_by(Lesson.position)).all()
     sections = [(lesson, section) for lesson in lessons for section in lesson.sections]
-    quiz = db.session.scalar(select(Quiz).where(Quiz.course_id == course.id)
-                             .order_by(Quiz.id).limit(1))
+    # The first graded quiz (the gradebook shows graded ones), else the first quiz.
+    quizzes = db.session.scalars(select(Quiz).where(Quiz.course_id == course.id)
+                                 .order_by(Quiz.id)).all()
+    quiz = next((q for q in quizzes if q.mode == "graded"), quizzes[0] if quizzes else None)
     users = [User(email=f"class{n:02d}@example.com", display_name=name,
                   role="learner", password_hash=NO_PASSWORD, email_verified_at=now)
              for n, name in enumerate(_demo_names(DEMO_CLASS_SIZE), start=1)]
