@@ -272,7 +272,13 @@ def test_card_polls_are_rate_limited(ada, pending):
     branch_id, _ = pending
     for _ in range(CARD_LIMIT.amount):
         assert ada.get(f"/branches/{branch_id}/card", headers=HX).status_code == 200
-    limited = ada.get(f"/branches/{branch_id}/card", headers=HX)
+    # The limit is a sliding window counter: when the polls above straddle the start of a
+    # minute, the earlier minute's share fades while they run and a few more get through
+    # (a slow machine meets this). The limit still comes, within another budget's worth.
+    for _ in range(CARD_LIMIT.amount + 1):
+        limited = ada.get(f"/branches/{branch_id}/card", headers=HX)
+        if limited.status_code != 200:
+            break
     assert limited.status_code == 429
     wait = int(limited.headers["Retry-After"])
     assert f'hx-trigger="every {wait}s"' in text(limited)

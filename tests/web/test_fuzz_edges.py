@@ -224,17 +224,25 @@ def test_ids_beyond_the_column_range_are_not_found_never_a_500(app, fuzz):
     assert failures == [], "\n".join(failures)
 
 
-def test_bad_numbers_and_nul_bytes_in_query_parameters_are_never_a_500(app, fuzz):
+# The two longest fuzzers are split in parts (each takes every PARTS-th route or form), so
+# that the suite's workers share them instead of one worker running each for a minute.
+PARTS = 4
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_bad_numbers_and_nul_bytes_in_query_parameters_are_never_a_500(app, fuzz, part):
     client, ids = fuzz
     failures: list[str] = []
-    for rule, methods in _rules(app):
-        if "GET" not in methods or rule.endpoint == "auth.logout":
+    for index, (rule, methods) in enumerate(_rules(app)):
+        if "GET" not in methods or rule.endpoint == "auth.logout" or index % PARTS != part:
             continue
         base = _build(rule, ids)
         for parameter in QUERY_PARAMETERS:
             for bad in BAD_VALUES:
                 _check(failures, client, "GET", f"{base}?{urlencode({parameter: bad})}")
-    for rule, _methods in _rules(app):
+    for index, (rule, _methods) in enumerate(_rules(app)):
+        if index % PARTS != part:
+            continue
         text_args = [name for name in rule.arguments
                      if name in ("slug", "course_slug", "lesson_slug", "key", "code", "token",
                                  "name")]
@@ -243,7 +251,8 @@ def test_bad_numbers_and_nul_bytes_in_query_parameters_are_never_a_500(app, fuzz
     assert failures == [], "\n".join(failures)
 
 
-def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz):
+@pytest.mark.parametrize("part", range(PARTS))
+def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz, part):
     client, ids = fuzz
     pages = set()
     for rule, methods in _rules(app):
@@ -272,7 +281,9 @@ def test_every_form_field_survives_bad_numbers_and_nul_bytes(app, fuzz):
             forms.setdefault((action, tuple(name for name, _ in fields)), fields)
     assert len(forms) >= 20, f"the crawl found only {len(forms)} forms: {sorted(forms)}"
     failures: list[str] = []
-    for (action, _names), fields in sorted(forms.items()):
+    for number, ((action, _names), fields) in enumerate(sorted(forms.items())):
+        if number % PARTS != part:
+            continue
         for index, (name, _value) in enumerate(fields):
             for bad in BAD_VALUES:
                 data = list(fields)
