@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import abort
 from flask_wtf import FlaskForm
-from wtforms import IntegerField
+from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from webapp.models.courses import LEVELS
+from webapp.models.moderation import ACTION_REASONS
+from webapp.services.moderation import content, notices
 from webapp.web.edge import MAX_ID
 
 LEVEL_CHOICES = [SelectChoice(level, level.capitalize()) for level in LEVELS]
@@ -58,3 +60,21 @@ def valid_or_400(form: FlaskForm) -> FlaskForm:
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
     return form
+
+
+class ModerationActionForm(FlaskForm):
+    """A content action on a moderation item (the moderators' item pages and the course
+    editors' moderation tab): a reason from the list, a note for the author, and the new
+    text of an edit."""
+
+    reason = SelectField(
+        "Reason", choices=[SelectChoice("", "Choose a reason…"),
+                           *(SelectChoice(key, notices.REASON_LABELS[key])
+                             for key in ACTION_REASONS)],
+        validators=[InputRequired(message="Choose a reason.")],
+        description="The author reads this reason.")
+    note = TextAreaField(
+        "Note for the author", validators=[Length(max=content.NOTE_MAX)],
+        description=f"In your own words, at most {content.NOTE_MAX} characters. Needed "
+                    "with “Another reason” and for an edit.")
+    body = TextAreaField("New text", description="Markdown, as the author wrote it.")

@@ -7,36 +7,18 @@ Actions on people stay with the site's moderators.
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
 
 from webapp.extensions import db
 from webapp.jobs import runner
 from webapp.models import Branch
-from webapp.models.moderation import ACTION_REASONS
 from webapp.services import authoring
 from webapp.services.exceptions import Conflict, NotFound, ValidationFailed
-from webapp.services.moderation import access, content, context, listing, notices, queue
+from webapp.services.moderation import access, content, context, listing, queue
 from webapp.settings import get_settings
 from webapp.web.editor import bp
 from webapp.web.editor.common import user
+from webapp.web.forms import ModerationActionForm
 from webapp.web.site_address import site_url
-
-
-class CourseModerationForm(FlaskForm):
-    reason = SelectField(
-        "Reason", choices=[SelectChoice("", "Choose a reason…"),
-                           *(SelectChoice(key, notices.REASON_LABELS[key])
-                             for key in ACTION_REASONS)],
-        validators=[InputRequired(message="Choose a reason.")],
-        description="The author reads this reason.")
-    note = TextAreaField(
-        "Note for the author", validators=[Length(max=content.NOTE_MAX)],
-        description=f"In your own words, at most {content.NOTE_MAX} characters. Needed "
-                    "with “Another reason” and for an edit.")
-    body = TextAreaField("New text", description="Markdown, as the author wrote it.")
 
 
 def _course(course_id: int):
@@ -109,7 +91,7 @@ def course_moderation_action(course_id: int, item_id: int, action: str):
                                 "done or their claim runs out.")
     if action not in content.available_actions(found):
         abort(400, f"“{content.ACTION_LABELS[action]}” is not possible for this item now.")
-    form = CourseModerationForm()
+    form = ModerationActionForm()
     if found.target_kind == "lesson":
         form.note.label.text = "Note (kept with the decision)"
     if request.method == "GET":

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
 
 from webapp.extensions import db
 from webapp.jobs import runner
 from webapp.models import Branch, ModerationAction, ModerationItem, User
-from webapp.models.moderation import ACTION_REASONS
 from webapp.services.exceptions import Conflict, ValidationFailed
-from webapp.services.moderation import content, context, notices, queue
+from webapp.services.moderation import content, context, queue
 from webapp.settings import get_settings
-from webapp.web.forms import ActionForm, valid_or_400
+from webapp.web.forms import ActionForm, ModerationActionForm, valid_or_400
 from webapp.web.moderation import bp
 from webapp.web.site_address import site_url
 
@@ -33,18 +28,6 @@ PEOPLE_LABELS = {"warn": "Warn", "silence": "Silence", "suspend": "Suspend", "ba
                  "delete_posts": "Delete all their posts"}
 
 
-class ModerationActionForm(FlaskForm):
-    reason = SelectField(
-        "Reason", choices=[SelectChoice("", "Choose a reason…"),
-                           *(SelectChoice(key, notices.REASON_LABELS[key])
-                             for key in ACTION_REASONS)],
-        validators=[InputRequired(message="Choose a reason.")],
-        description="The author reads this reason.")
-    note = TextAreaField(
-        "Note for the author", validators=[Length(max=content.NOTE_MAX)],
-        description=f"In your own words, at most {content.NOTE_MAX} characters. Needed "
-                    "with “Another reason” and for an edit.")
-    body = TextAreaField("New text")
 
 
 def _user() -> User:
