@@ -64,6 +64,27 @@ def test_a_rolled_back_change_sends_nothing(app_ctx, make_user, smtp_server):
     assert db.session.scalar(select(OutgoingMail)) is None
 
 
+def test_mail_queued_in_a_savepoint_leaves_when_the_outer_transaction_commits(
+        app_ctx, make_user, smtp_server):
+    """Releasing or rolling back a savepoint is no commit: the mail waits for the outer one
+    (it used to be handed to the queue while the outer transaction still held the lock)."""
+    user = make_user()
+    db.session.commit()
+    before = _notice(user)
+    with pytest.raises(RuntimeError), db.session.begin_nested():
+        _queue(user, extra="rolled back")
+        raise RuntimeError("undo the savepoint only")
+    with db.session.begin_nested():
+        inside = _queue(user)
+    assert smtp_server.messages == []  # savepoints came and went; nothing left yet
+    db.session.commit()
+    assert sorted(m["Subject"] for m in smtp_server.messages) == sorted(
+        [before.subject, inside.subject])
+    db.session.refresh(before)
+    db.session.refresh(inside)
+    assert before.status == inside.status == "sent"
+
+
 def test_a_refused_message_is_retried_and_then_sent(app, app_ctx, make_user, smtp_server):
     user = make_user()
     smtp_server.sink.refuse_with = "451 Try again later"

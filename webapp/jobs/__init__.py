@@ -105,6 +105,10 @@ def _send_committed_mail(session) -> None:
 
     from webapp.services.mail import pending_ids
 
+    if session.in_nested_transaction():
+        # A savepoint was released (SQLAlchemy fires after_commit for those too): the
+        # mail's row is not committed until the outer transaction is.
+        return
     ids = pending_ids(session)
     if not ids or not has_app_context():
         return
@@ -118,6 +122,8 @@ def _send_committed_mail(session) -> None:
 def _forget_rolled_back_mail(session) -> None:
     from webapp.services.mail import discard_pending
 
+    if session.in_nested_transaction():
+        return  # only a savepoint rolled back: mail queued before it still commits
     discard_pending(session)
 
 
