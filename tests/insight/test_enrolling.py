@@ -100,6 +100,13 @@ def test_pasted_addresses_get_a_line_by_line_report(app, owner, world):
         audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "insight.enroll"))
         assert audit.target_id == world["course_id"]
         assert audit.delta["enrolled"] == [None, 2] and audit.delta["lines"] == [None, 7]
+        # Each enrollment's own audit row names the editor who did it, and the learner.
+        rows = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "enrollment.create",
+            AuditEvent.target_id == world["course_id"],
+            AuditEvent.actor_id == audit.actor_id)).all()
+        learners = {db.session.get(User, row.delta["learner"][1]).email for row in rows}
+        assert learners == {"ada@example.org", "bob@example.org"}
 
 
 def test_a_csv_file_uses_its_email_column(app, owner, world):

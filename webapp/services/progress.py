@@ -46,8 +46,10 @@ NOTE_MAX = 20_000
 # --- enrollment -------------------------------------------------------------
 
 
-def enroll(user: User, course: Course) -> Enrollment:
-    """Enroll ``user``; enrolling twice returns the existing enrollment."""
+def enroll(user: User, course: Course, *, actor: User | None = None) -> Enrollment:
+    """Enroll ``user``; enrolling twice returns the existing enrollment. ``actor`` is who
+    did it when it was not the learner (a course editor enrolling a list); the audit row
+    names them and the learner."""
     if course.status != "published":
         raise NotFound("There is no published course at this address.")
     existing = get_enrollment(user, course.id)
@@ -63,7 +65,11 @@ def enroll(user: User, course: Course) -> Enrollment:
         if existing is None:
             raise
         return existing
-    record_audit(user, "enrollment.create", "course", course.id)
+    if actor is None or actor.id == user.id:
+        record_audit(user, "enrollment.create", "course", course.id)
+    else:
+        record_audit(actor, "enrollment.create", "course", course.id,
+                     {"learner": [None, user.id]})
     return enrollment
 
 

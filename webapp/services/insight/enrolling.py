@@ -181,7 +181,7 @@ def enroll_addresses(actor: User, course: Course, lines: list[str]) -> EnrollRep
         elif not user.is_active:
             results.append(LineResult(number, shown, INACTIVE, user.id))
         else:
-            progress.enroll(user, course)
+            progress.enroll(user, course, actor=actor)
             results.append(LineResult(number, shown, ENROLLED, user.id))
     report = EnrollReport(results)
     new_ids = [r.user_id for r in results if r.outcome == ENROLLED]
