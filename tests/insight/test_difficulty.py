@@ -36,7 +36,7 @@ def world(app, make_user, make_course, make_quiz, make_learner):
                          questions=[
                              QuestionSpec("single", "Pick A.",
                                           choices=[("A", True), ("B", False), ("C", False)]),
-                             QuestionSpec("true_false", "Q2 is tricky.", choices=TF),
+                             QuestionSpec("true_false", "Q2 is `tricky`.", choices=TF),
                              QuestionSpec("true_false", "Q3.", choices=TF),
                              QuestionSpec("true_false", "Q4 is easy.", choices=TF)])
         even = make_quiz(course.modules[1], key="e", title="Quiz E",
@@ -134,6 +134,8 @@ def test_the_pages(editor, world):
     assert "the wrong choice picked most" in page
     assert "+1.00" in page and "-1.00" in page and "+0.00" in page
     assert "Stronger learners get it wrong more" in page
+    # Prompts are Markdown: rendered on the quiz's page, plain words in the overview.
+    assert "Q2 is <code>tricky</code>." in page and "`tricky`" not in page + html
     assert "Everyone gets this right" in page
     few = editor.get(f"{base(world)}/{world['even']}").get_data(as_text=True)
     assert "<dt>Discrimination</dt><dd>—</dd>" in few
