@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 MINUTE = 60
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
+# Why a run was skipped.
+RUNNING_ELSEWHERE = "already running in another process"
+ALREADY_RAN = "already ran in this period"
 
 
 class UnknownTask(LookupError):
@@ -322,8 +325,8 @@ def _why_skipped(name: str, now: datetime) -> str:
 
     row = db.session.get(MaintenanceTask, name)
     if row is not None and row.lease_until is not None and row.lease_until >= now:
-        return "already running in another process"
-    return "already ran in this period"
+        return RUNNING_ELSEWHERE
+    return ALREADY_RAN
 
 
 def run_task(app: Flask, name: str, *, now: datetime | None = None,
