@@ -59,8 +59,8 @@ def maintenance_run(name: str, force: bool) -> None:
     db.session.rollback()
     result = tasks.run_task(current_app._get_current_object(), name, forced=force)
     if not result.ran:
-        click.echo(f"{name}: skipped, {result.detail}"
-                   + (" (--force runs it again)" if result.detail == tasks.ALREADY_RAN else "") + ".")
+        hint = " (--force runs it again)" if result.detail == tasks.ALREADY_RAN else ""
+        click.echo(f"{name}: skipped, {result.detail}{hint}.")
         return
     if result.outcome == "failed":
         raise click.ClickException(f"{name} failed: {result.detail}")

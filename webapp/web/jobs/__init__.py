@@ -10,4 +10,4 @@ from flask import Blueprint
 bp = Blueprint("jobs", __name__)
 
 # Views register themselves on ``bp``; import them after it exists.
-from webapp.web.jobs import maintenance_views, mail_views, views  # noqa: E402, F401
+from webapp.web.jobs import mail_views, maintenance_views, views  # noqa: E402, F401

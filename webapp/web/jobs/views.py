@@ -35,8 +35,8 @@ from webapp.services import costs, jobs, regeneration
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.edge import id_arg
-from webapp.web.jobs import bp
 from webapp.web.forms import ActionForm
+from webapp.web.jobs import bp
 from webapp.web.jobs.forms import DraftForm, RetryForm
 from webapp.web.polling import add_card_views, poll_seconds
 
