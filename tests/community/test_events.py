@@ -226,7 +226,7 @@ def test_reminders_go_once_to_people_going_within_a_day(world, app):
     assert len(reminders) == 1 and reminders[0].user_id == ann.id
     assert reminders[0].title.startswith("Reminder: Study evening starts ")
     # The periodic job does the same through the jobs layer (nothing left to send).
-    from webapp.jobs import remind_events
+    from webapp.jobs.maintenance import remind_events
 
     db.session.commit()
     assert remind_events(app) == 0

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from tests.factories import DEFAULT_PASSWORD
 from webapp.extensions import db
-from webapp.jobs import purge_old_notifications, send_notification_digests
+from webapp.jobs.maintenance import purge_old_notifications, send_notification_digests
 from webapp.models import Notification, SiteSetting, User
 from webapp.models.base import utcnow
 from webapp.services import notification_prefs

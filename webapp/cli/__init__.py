@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup
 from webapp.cli.audio import audio
 from webapp.cli.content import content
 from webapp.cli.demo import demo
+from webapp.cli.maintenance import maintenance
 from webapp.cli.serve import serve, worker
 from webapp.cli.users import users
 from webapp.settings import ConfigError
@@ -38,7 +39,7 @@ def cli() -> None:
     """Tangent, a server-rendered learning platform."""
 
 
-for _command in (users, content, demo, serve, worker, audio):
+for _command in (users, content, demo, serve, worker, audio, maintenance):
     cli.add_command(_command)
 
 

@@ -9,7 +9,8 @@ Redis when ``REDIS_URL`` is set (many machines), and immediate mode in tests
 or the in-process thread that ``tangent serve`` starts. On start-up, and every
 minute, consumers re-enqueue queued jobs and running jobs whose heartbeat went
 stale (their worker died); claiming is a conditional UPDATE, so a job enqueued
-twice still runs once.
+twice still runs once. The periodic tasks (stale-job recovery among them) are the
+scheduled maintenance of ``webapp.jobs.maintenance``, registered here from its registry.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 from sqlalchemy import event
@@ -71,27 +72,34 @@ def init_queue(app: Flask, settings) -> Huey:
             # marked failed after mail.MAX_ATTEMPTS.
             raise RetryTask(delay=MAIL_RETRY_DELAY)
 
-    @huey.periodic_task(crontab(minute="*"), name="tangent.recover_jobs")
-    def recover_jobs() -> None:
-        recover(app)
-
-    @huey.periodic_task(crontab(minute="*/10"), name="tangent.send_event_reminders")
-    def send_event_reminders() -> None:
-        remind_events(app)
-
-    @huey.periodic_task(crontab(minute="0", hour="6"), name="tangent.send_digests")
-    def send_digests() -> None:
-        send_notification_digests(app)
-
-    @huey.periodic_task(crontab(minute="30", hour="3"), name="tangent.purge_notifications")
-    def purge_notifications() -> None:
-        purge_old_notifications(app)
-
+    _register_maintenance(app, huey)
     app.extensions["tangent.huey"] = huey
     app.extensions["tangent.run_job"] = run_job
     app.extensions["tangent.send_mail"] = send_mail
     _listen_for_mail()
     return huey
+
+
+def _register_maintenance(app: Flask, huey: Huey) -> None:
+    """One periodic huey task per scheduled maintenance task (``webapp.jobs.maintenance``),
+    named ``tangent.<name>``; every consumer fires each, and the task's lease lets one
+    run it. Plus the "Run now" task the admin jobs page enqueues."""
+    from webapp.jobs import maintenance
+
+    def periodic(name: str):
+        def run() -> None:
+            maintenance.run_task(app, name)
+
+        return run
+
+    for task in maintenance.TASKS.values():
+        huey.periodic_task(task.crontab(), name=f"tangent.{task.name}")(periodic(task.name))
+
+    @huey.task(name="tangent.run_maintenance")
+    def run_maintenance(name: str) -> None:
+        maintenance.run_task(app, name, forced=True)
+
+    app.extensions["tangent.run_maintenance"] = run_maintenance
 
 
 def enqueue_job(app: Flask, job_id: int) -> None:
@@ -169,55 +177,6 @@ def mail_context_for(app: Flask):
 
     return MailContext(site_url=get_settings(app).base_url or DEFAULT_BASE_URL,
                        secret=app.secret_key or "")
-
-
-def send_notification_digests(app: Flask, now=None) -> int:
-    """The daily digest emails (``notifications.send_digests``), committed; how many."""
-    from webapp.extensions import db
-    from webapp.models.base import utcnow
-    from webapp.services.community import notifications
-
-    with app.app_context():
-        try:
-            sent = notifications.send_digests(now or utcnow(), mail_context_for(app))
-            db.session.commit()
-        finally:
-            db.session.remove()
-    log.info("queued %s digest emails", sent)
-    return sent
-
-
-def purge_old_notifications(app: Flask, now=None) -> int:
-    """Delete notifications older than the rule "notification_retention_days"; how many."""
-    from webapp.extensions import db
-    from webapp.models.base import utcnow
-    from webapp.services.community import notifications, rules
-
-    with app.app_context():
-        try:
-            removed = notifications.purge_notifications(
-                now or utcnow(), rules.value("notification_retention_days"))
-            db.session.commit()
-        finally:
-            db.session.remove()
-    log.info("purged %s old notifications", removed)
-    return removed
-
-
-def remind_events(app: Flask) -> int:
-    """Remind people going to events that start within a day (each event once; see
-    ``services.community.events.send_due_reminders``); the number of events reminded of."""
-    from webapp.extensions import db
-    from webapp.models.base import utcnow
-    from webapp.services.community.events import send_due_reminders
-
-    with app.app_context():
-        try:
-            sent = send_due_reminders(utcnow(), mail_context_for(app))
-            db.session.commit()
-        finally:
-            db.session.remove()
-    return sent
 
 
 class EmbeddedConsumer(Consumer):

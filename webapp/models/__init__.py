@@ -36,6 +36,7 @@ from webapp.models.courses import (
 from webapp.models.insight import InsightSnapshot
 from webapp.models.jobs import AudioAsset, GenerationJob, ProviderCall
 from webapp.models.mail import OutgoingMail
+from webapp.models.maintenance import MaintenanceTask
 from webapp.models.moderation import Appeal, ModerationAction, ModerationItem
 from webapp.models.notifications import NotificationPreference
 from webapp.models.progress import (
@@ -95,6 +96,7 @@ __all__ = [
     "LessonProgress",
     "LessonProposal",
     "LessonRevision",
+    "MaintenanceTask",
     "ModerationAction",
     "ModerationItem",
     "Module",

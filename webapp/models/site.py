@@ -19,7 +19,9 @@ SITE_SETTING_KEYS = ("site_name", "institution_name", "support_email", "logo",
                      "notification_retention_days",
                      # Moderation (``webapp.services.moderation``).
                      "hold_links_from_newcomers", "hold_branch_requests",
-                     "claim_minutes")
+                     "claim_minutes",
+                     # Scheduled maintenance (``webapp.jobs.maintenance``).
+                     "security_event_retention_days")
 
 
 class SiteSetting(Base):

@@ -14,8 +14,13 @@ import logging
 import os
 import re
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
+from webapp.extensions import db
 from webapp.models.jobs import AudioAsset
 from webapp.providers.tts import MP3_MIME, mp3_duration_ms
 from webapp.services.exceptions import NotFound
@@ -42,6 +47,9 @@ EXTENSIONS_PATTERN = "|".join(MIME_TYPES)
 # hex digits repeating the hash's: anything else in the column is refused.
 _STORAGE_RE = re.compile(rf"([0-9a-f]{{2}})/(\1[0-9a-f]{{62}})\.({EXTENSIONS_PATTERN})")
 _COPY_CHUNK = 1024 * 1024
+# Files younger than this are never pruned: a narration writes its file before the
+# transaction that adds its row commits.
+PRUNE_MIN_AGE_SECONDS = 3600
 MAX_MEASURED_BYTES = 64 * 1024 * 1024
 
 
@@ -64,6 +72,12 @@ def file_extension(asset: AudioAsset) -> str:
     """The extension of the stored file (``mp3`` …), for the download name."""
     match = _STORAGE_RE.fullmatch(asset.storage_name or "")
     return match.group(3) if match else "mp3"
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    files: int
+    bytes: int
 
 
 class AudioStore:
@@ -97,6 +111,8 @@ class AudioStore:
         sha = hashlib.sha256(data).hexdigest()
         target = self.root / _storage_name(sha, ext)
         if target.is_file() and target.stat().st_size == len(data):
+            # Reused for a row not committed yet: young again, so pruning leaves it alone.
+            os.utime(target)
             return _storage_name(sha, ext), sha
         fd, tmp = self._new_temp()
         try:
@@ -151,3 +167,36 @@ class AudioStore:
             log.warning("audio asset %s: its file is missing from the store", asset.id)
             raise UnsafeAudioPath("There is no such recording.")
         return path
+
+    def prune_unreferenced(self, *, now: float | None = None,
+                           min_age_seconds: int = PRUNE_MIN_AGE_SECONDS) -> PruneResult:
+        """Remove files of the store that no ``audio_asset`` row names, and temporary files
+        a crashed write left, when older than ``min_age_seconds`` (a file being written or
+        waiting for its row's commit is younger). A file any row names is never removed.
+        Safe to repeat and to run in several processes at once."""
+        if not self.root.is_dir():
+            return PruneResult(0, 0)
+        cutoff = (time.time() if now is None else now) - min_age_seconds
+        candidates = [path for path in self.root.rglob("*") if path.is_file()
+                      and not path.is_symlink()]
+        # Read after listing: a row committed before this query keeps its file.
+        referenced = set(db.session.scalars(select(AudioAsset.storage_name).distinct()))
+        files = size = 0
+        for path in candidates:
+            name = path.relative_to(self.root).as_posix()
+            content = _STORAGE_RE.fullmatch(name)
+            temporary = path.name.startswith(".incoming-") and path.suffix == ".part"
+            if name in referenced or not (content or temporary):
+                continue
+            try:
+                stat = path.stat()
+                if stat.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue  # another process removed it first
+            files += 1
+            size += stat.st_size
+        if files:
+            log.info("pruned %s unreferenced audio files (%s bytes)", files, size)
+        return PruneResult(files, size)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import delete
 
 from webapp.extensions import db
 from webapp.logs import current_request_id
@@ -55,3 +58,14 @@ def record_security_event(
     )
     db.session.add(event)
     return event
+
+
+def purge_security_events(now: datetime, retention_days: int) -> int:
+    """Delete security events older than ``retention_days`` (the rule
+    "security_event_retention_days"); how many. The caller commits; safe to repeat. The
+    audit trail (``audit_event``) is append-only and never purged."""
+    cutoff = now - timedelta(days=retention_days)
+    result = db.session.execute(
+        delete(SecurityEvent).where(SecurityEvent.created_at < cutoff)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0

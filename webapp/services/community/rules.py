@@ -51,6 +51,9 @@ RULES = (
          "always can).", 15, 0, 10_080),
     Rule("notification_retention_days", "Keep notifications for (days)",
          "Older notifications are removed every night.", 90, 7, 3650),
+    Rule("security_event_retention_days", "Keep security events for (days)",
+         "Older sign-in and account security events are removed every night.",
+         365, 30, 3650),
     Rule("hold_links_from_newcomers", "Hold links from newcomers for review (1 yes, 0 no)",
          "1: a post with a link by a newcomer is kept hidden in the moderation queue until a "
          "moderator approves it. 0: it is refused with a message.", 1, 0, 1),

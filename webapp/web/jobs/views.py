@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from webapp import htmx
 from webapp.extensions import db
-from webapp.jobs import runner
+from webapp.jobs import maintenance, runner
 from webapp.models import GenerationJob, Lesson, User
 from webapp.models.base import utcnow
 from webapp.models.jobs import JOB_STATUSES
@@ -35,6 +35,7 @@ from webapp.services import costs, jobs, regeneration
 from webapp.services.exceptions import ValidationFailed
 from webapp.settings import get_settings
 from webapp.web.edge import id_arg
+from webapp.web.forms import ActionForm
 from webapp.web.jobs import bp
 from webapp.web.jobs.forms import DraftForm, RetryForm
 from webapp.web.polling import add_card_views, poll_seconds
@@ -225,7 +226,8 @@ def admin_jobs():
     return render_template(
         "jobs/admin_jobs.html", jobs=rows, status=status, statuses=JOB_STATUSES,
         before=before, next_before=next_before, requesters=_requesters(rows),
-        heartbeat_age=jobs.heartbeat_age,
+        heartbeat_age=jobs.heartbeat_age, maintenance_tasks=maintenance.states(),
+        maintenance_form=ActionForm(),
     )
 
 
