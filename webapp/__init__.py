@@ -190,7 +190,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
     @limiter.request_filter
     def _exempt() -> bool:
-        return request.endpoint in ("static", "main.healthz")
+        return request.endpoint in ("static", "main.healthz", "main.readyz")
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -252,15 +252,63 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     static_urls: dict[tuple[str, str], str] = {}
 
     def static_url(filename: str) -> str:
-        """``url_for('static', …)`` worked out once per file (every page links the same
-        stylesheets and scripts; building a URL costs more than looking it up)."""
+        """``url_for('static', …)`` with ``?v=`` and the first hex digits of the file's
+        sha256 (``static_version``): the URL changes whenever the file does, so browsers
+        and the proxy may keep it for a year. Worked out once per file (every page links
+        the same stylesheets and scripts; building a URL costs more than looking it up)."""
         key = (request.script_root, filename)
         url = static_urls.get(key)
         if url is None:
-            url = static_urls[key] = url_for("static", filename=filename)
+            version = static_version(app, filename)
+            values = {"v": version} if version else {}
+            url = static_urls[key] = url_for("static", filename=filename, **values)
         return url
 
     app.jinja_env.globals["static_url"] = static_url
+
+    @app.after_request
+    def _cache_hashed_static(response):
+        # A URL that names the file's current content never changes meaning: cacheable for
+        # a year. Any other static URL (no or an old ``v``) keeps the default hour.
+        if request.endpoint == "static" and response.status_code in (200, 206, 304):
+            asked = request.args.get("v")
+            filename = (request.view_args or {}).get("filename", "")
+            if asked and asked == static_version(app, filename):
+                response.headers["Cache-Control"] = STATIC_IMMUTABLE
+                response.headers.pop("Expires", None)
+        return response
+
+
+# How many hex digits of a static file's sha256 go into its URL (48 bits: no collision
+# between two versions of one file in practice).
+STATIC_VERSION_LENGTH = 12
+STATIC_IMMUTABLE = "public, max-age=31536000, immutable"
+# Names looked up, kept per process (a client asking for many missing names must not
+# grow the table without bound).
+STATIC_VERSIONS_KEPT = 1024
+
+
+def static_version(app: Flask, filename: str) -> str | None:
+    """The first ``STATIC_VERSION_LENGTH`` hex digits of the sha256 of static file
+    ``filename``, read once per file per process; None when there is no such file."""
+    from hashlib import sha256
+
+    from werkzeug.security import safe_join
+
+    versions: dict[str, str | None] = app.extensions.setdefault("tangent.static_versions", {})
+    if filename in versions:
+        return versions[filename]
+    path = safe_join(str(app.static_folder), filename) if filename else None
+    version = None
+    if path is not None and Path(path).is_file():
+        digest = sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+        version = digest.hexdigest()[:STATIC_VERSION_LENGTH]
+    if len(versions) < STATIC_VERSIONS_KEPT:
+        versions[filename] = version
+    return version
 
 
 def _memoize_csrf_token(app: Flask) -> None:

@@ -32,7 +32,8 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and extras."""
+    """One JSON object per line: time, level, logger, message, request id, the process id
+    (which gunicorn or job worker wrote it) and extras."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -41,6 +42,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
+            "pid": record.process,
         }
         fields = vars(record)
         for key in fields.keys() - _STANDARD:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 from webapp.logs import JsonFormatter
@@ -28,6 +29,7 @@ def test_one_json_object_per_line_with_extras():
     assert entry["request_id"] == "req-1"
     assert (entry["course_id"], entry["duration_ms"]) == (7, 1.5)
     assert entry["time"].endswith("+00:00")
+    assert entry["pid"] == os.getpid()
     # LogRecord internals are not extras.
     assert not {"args", "msg", "levelno", "pathname", "lineno"} & set(entry)
 

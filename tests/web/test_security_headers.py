@@ -206,4 +206,4 @@ def test_htmx_is_configured_by_meta_tag_without_eval_or_injected_styles(client):
     assert config["allowEval"] is False
     assert config["includeIndicatorStyles"] is False
     assert config["allowScriptTags"] is False
-    assert re.search(r'<script src="/static/vendor/htmx-[\d.]+\.min\.js"', html)
+    assert re.search(r'<script src="/static/vendor/htmx-[\d.]+\.min\.js\?v=[0-9a-f]{12}"', html)
