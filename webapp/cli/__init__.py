@@ -13,6 +13,7 @@ import click
 from flask.cli import FlaskGroup
 
 from webapp.cli.audio import audio
+from webapp.cli.backup import backup
 from webapp.cli.content import content
 from webapp.cli.demo import demo
 from webapp.cli.serve import serve, worker
@@ -38,7 +39,7 @@ def cli() -> None:
     """Tangent, a server-rendered learning platform."""
 
 
-for _command in (users, content, demo, serve, worker, audio):
+for _command in (users, content, demo, serve, worker, audio, backup):
     cli.add_command(_command)
 
 
