@@ -449,7 +449,7 @@ def prune_backups(parent: Path, keep: int, *, protect: Path | None = None) -> li
         backups.append((manifest["created_at"], entry.name, entry))
     backups.sort(reverse=True)
     removed = []
-    for _, _, entry in backups[keep:]:
+    for _, _, entry in reversed(backups[keep:]):  # oldest first
         if protect is not None and entry.resolve() == Path(protect).resolve():
             continue
         shutil.rmtree(entry)
