@@ -139,8 +139,8 @@ def test_verify_catches_a_bad_manifest(app, instance, tmp_path):
     assert backup.verify_backup(path).problems == [
         "row count user: 1 rows, the manifest says 7"]
     manifest.unlink()
-    with pytest.raises(backup.BackupError, match="is not a Tangent backup: it has no "
-                                                 "manifest.json"):
+    with pytest.raises(backup.BackupError, match=r"is not a Tangent backup: it has no "
+                                                 r"manifest\.json"):
         backup.verify_backup(path)
 
 
