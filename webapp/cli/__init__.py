@@ -13,6 +13,7 @@ import click
 from flask.cli import FlaskGroup
 
 from webapp.cli.audio import audio
+from webapp.cli.backup import backup
 from webapp.cli.content import content
 from webapp.cli.demo import demo
 from webapp.cli.maintenance import maintenance
@@ -39,7 +40,7 @@ def cli() -> None:
     """Tangent, a server-rendered learning platform."""
 
 
-for _command in (users, content, demo, serve, worker, audio, maintenance):
+for _command in (users, content, demo, serve, worker, audio, backup, maintenance):
     cli.add_command(_command)
 
 
