@@ -35,7 +35,7 @@ def test_nginx_serves_what_the_app_links_and_offloads():
     nginx = (DEPLOY / "nginx.conf").read_text()
     kind, prefix = parse_offload(env_file()["TANGENT_AUDIO_OFFLOAD"])
     assert kind == "x-accel-redirect"
-    location = re.search(r"location %s \{(.*?)\}" % re.escape(prefix), nginx, re.S)
+    location = re.search(r"location " + re.escape(prefix) + r" \{(.*?)\}", nginx, re.S)
     assert location and "internal;" in location.group(1)
     assert "alias /var/lib/tangent/audio/;" in location.group(1)  # the instance's audio store
     assert f'default "{STATIC_IMMUTABLE}";' in nginx  # hashed static URLs (?v=)
