@@ -107,9 +107,9 @@ def run_wrk(port: int, path: str, cookie: str | None, seconds: float, connection
             headers: dict | None = None, expect: int = 200) -> dict:
     """One wrk run (1 thread, keep-alive): requests, p50/p95/p99 in ms, bytes. Exits if any
     response was not ``expect`` or a socket failed."""
-    # wrk takes whole seconds only.
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s",
-               str(_wrk_script()),
+    # wrk takes whole seconds only; a slow page is measured, not cut off at wrk's 2 s.
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+               "--timeout", "30s", "-s", str(_wrk_script()),
                f"http://127.0.0.1:{port}{path}"]
     extra = dict(headers or {})
     if cookie:
