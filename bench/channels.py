@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import random
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,8 +33,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import common  # noqa: E402  (database, server, wrk runner, worker CPU time)
 import learning  # noqa: E402  (dataset loader, HTTP client, log-in, server helpers)
-import pages  # noqa: E402  (wrk runner, worker CPU time, statement probe)
 
 POLL_RE = re.compile(r'data-hx-get="(/channels/[^"]+/poll\?[^"]+)"')
 GOALS = {"poll": 0.8, "page": 0.5}
@@ -92,39 +88,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    common.require_wrk()
     if args.workers > 1 and not args.postgres:
         raise SystemExit("--workers > 1 needs Redis for shared rate limits: add --postgres")
     world = argparse.Namespace(courses=2, learners=50, progress=200, modules=1, lessons=2,
                                sections=3)
 
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import text
 
-    instance = Path(tempfile.mkdtemp(prefix="tangent-bench-channels-"))
-    env = learning.server_env(instance)
-    env["TANGENT_JOB_WORKERS"] = "1"
-    database = None
-    if args.postgres:
-        database = f"tangent_bench_channels_{os.getpid()}"
-        admin = create_engine(pages.PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = pages.PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-        env["REDIS_URL"] = pages.REDIS
+    bench_db = common.BenchDatabase(args.postgres, "tangent-bench-channels-")
+    env = bench_db.env
     proc = None
     try:
-        subprocess.run([learning.tangent(), "db", "upgrade"], env=env, check=True,
-                       cwd=learning.ROOT, stdout=subprocess.DEVNULL)
-        engine = create_engine(env.get("DATABASE_URL") or f"sqlite:///{instance / 'tangent.db'}")
-        if not args.postgres:
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn, _record) -> None:
-                cursor = dbapi_conn.cursor()
-                for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=OFF"):
-                    cursor.execute(f"PRAGMA {pragma}")
-                cursor.close()
+        bench_db.migrate()
+        engine = bench_db.engine()
         started = time.monotonic()
         learning.load(engine, world, random.Random(1))
         # Learners are users 2..51; every one is enrolled in both courses (bench/learning.py).
@@ -137,13 +114,7 @@ def main() -> None:
         print(f"loaded {args.messages:,} messages into {slug} in "
               f"{time.monotonic() - started:.1f} s")
 
-        port = learning.free_port()
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "probe_server.py"), "--port", str(port),
-             "--workers", str(args.workers), "--threads", str(args.threads)],
-            env=env, cwd=learning.ROOT, stdout=subprocess.DEVNULL,
-        )
-        learning.wait_healthy(port, proc)
+        proc, port = common.start_server(env, args.workers, args.threads)
         cookies = learning.login(port, "learner1@example.org")
         cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
         client = learning.Client(port, cookies)
@@ -156,31 +127,19 @@ def main() -> None:
         if f"since={newest}&" not in poll:
             raise SystemExit(f"the poll does not start after the newest message: {poll}")
         targets = {"healthz": ("/healthz", None), "page": (f"/channels/{slug}", cookie),
-                   "poll": (poll, cookie)}
+                   "poll": (poll, cookie, None, 204)}
         statements = {}
-        for name, (path, c) in targets.items():
+        for name, (path, c, *_) in targets.items():
             for _ in range(3):
                 statements[name] = probe_any(port, path, c)
-        workers = pages.worker_pids(proc.pid)
+        workers = common.worker_pids(proc.pid)
         print(f"server: gunicorn, {args.workers} worker(s) x {args.threads} threads, "
-              f"{'PostgreSQL + Redis' if args.postgres else 'SQLite'}; "
+              f"{bench_db.label}; "
               f"wrk: 1 thread, {args.connections} connections")
 
-        totals = {name: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "p50": [], "p99": []}
-                  for name in targets}
-        per_round = args.seconds / max(1, args.rounds)
-        for _ in range(max(1, args.rounds)):
-            for name, (path, c) in targets.items():
-                cpu_before = pages.cpu_seconds(workers)
-                began = time.monotonic()
-                result = pages.run_wrk(port, path, c, per_round, args.connections)
-                total = totals[name]
-                total["seconds"] += time.monotonic() - began
-                total["cpu"] += pages.cpu_seconds(workers) - cpu_before
-                total["requests"] += result["requests"]
-                total["p50"].append(result["p50"])
-                total["p99"].append(result["p99"])
-        rps = {name: t["requests"] / t["seconds"] for name, t in totals.items()}
+        totals = common.measure(port, workers, targets, args.seconds, args.rounds,
+                                args.connections)
+        rps = {name: t["rps"] for name, t in totals.items()}
         print(f"\n{args.seconds:g} s per target in {args.rounds} interleaved rounds, "
               f"{args.messages:,} messages in the channel")
         print(f"{'target':<9}{'req/s':>8}{'/healthz':>10}{'goal':>6}{'p50 ms':>8}{'p99 ms':>8}"
@@ -190,18 +149,12 @@ def main() -> None:
             goal = GOALS.get(name)
             mark = "" if goal is None else (f"{goal:.1f}" + ("" if ratio >= goal else "!"))
             print(f"{name:<9}{rps[name]:>8.0f}{ratio:>10.2f}{mark:>6}"
-                  f"{sorted(t['p50'])[len(t['p50']) // 2]:>8.1f}{max(t['p99']):>8.1f}"
-                  f"{statements[name]:>5}{1000 * t['cpu'] / max(1, t['requests']):>12.2f}")
+                  f"{t['p50']:>8.1f}{t['p99']:>8.1f}"
+                  f"{statements[name]:>5}{t['cpu_ms']:>12.2f}")
     finally:
         if proc is not None:
             learning.stop(proc)
-        if database:
-            admin = create_engine(pages.PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
-        if not args.keep:
-            shutil.rmtree(instance, ignore_errors=True)
+        bench_db.close(keep=args.keep)
 
 
 def probe_any(port: int, path: str, cookie: str | None) -> int:

@@ -21,12 +21,8 @@ Only 127.0.0.1 is contacted. Absolute numbers depend on the machine; ratios are 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +30,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import common  # noqa: E402  (database, server, wrk runner, worker CPU time)
 import learning  # noqa: E402  (dataset loader, HTTP client, log-in, server helpers)
-import pages  # noqa: E402  (wrk runner, worker CPU time, statement probe)
 
 GOAL = 0.25
 CHUNK = 20_000
@@ -118,39 +114,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    common.require_wrk()
     if args.workers > 1 and not args.postgres:
         raise SystemExit("--workers > 1 needs Redis for shared rate limits: add --postgres")
     world = argparse.Namespace(courses=2, learners=50, progress=200, modules=2, lessons=5,
                                sections=6)
 
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import text
 
-    instance = Path(tempfile.mkdtemp(prefix="tangent-bench-insight-"))
-    env = learning.server_env(instance)
-    env["TANGENT_JOB_WORKERS"] = "1"
-    database = None
-    if args.postgres:
-        database = f"tangent_bench_insight_{os.getpid()}"
-        admin = create_engine(pages.PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = pages.PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-        env["REDIS_URL"] = pages.REDIS
+    bench_db = common.BenchDatabase(args.postgres, "tangent-bench-insight-")
+    env = bench_db.env
     proc = None
     try:
-        subprocess.run([learning.tangent(), "db", "upgrade"], env=env, check=True,
-                       cwd=learning.ROOT, stdout=subprocess.DEVNULL)
-        engine = create_engine(env.get("DATABASE_URL") or f"sqlite:///{instance / 'tangent.db'}")
-        if not args.postgres:
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn, _record) -> None:
-                cursor = dbapi_conn.cursor()
-                for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=OFF"):
-                    cursor.execute(f"PRAGMA {pragma}")
-                cursor.close()
+        bench_db.migrate()
+        engine = bench_db.engine()
         started = time.monotonic()
         rng = random.Random(1)
         learning.load(engine, world, rng)
@@ -162,13 +139,7 @@ def main() -> None:
         print(f"loaded {args.learners:,} learners and {rows:,} section progress rows "
               f"in {time.monotonic() - started:.1f} s")
 
-        port = learning.free_port()
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "probe_server.py"), "--port", str(port),
-             "--workers", str(args.workers), "--threads", str(args.threads)],
-            env=env, cwd=learning.ROOT, stdout=subprocess.DEVNULL,
-        )
-        learning.wait_healthy(port, proc)
+        proc, port = common.start_server(env, args.workers, args.threads)
         cookies = learning.login(port, "owner@example.org")
         cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
         targets = {"healthz": ("/healthz", None)}
@@ -183,26 +154,14 @@ def main() -> None:
                 raise SystemExit(f"{path}: HTTP {code}")
             print(f"{name}: first request {1000 * (time.monotonic() - began):.0f} ms")
             targets[name] = (path, cookie)
-        statements = {name: pages.probe(port, path, c) for name, (path, c) in targets.items()}
-        workers = pages.worker_pids(proc.pid)
+        statements = {name: common.probe(port, path, c) for name, (path, c) in targets.items()}
+        workers = common.worker_pids(proc.pid)
         print(f"server: gunicorn, {args.workers} worker(s) x {args.threads} threads, "
-              f"{'PostgreSQL + Redis' if args.postgres else 'SQLite'}; "
+              f"{bench_db.label}; "
               f"wrk: 1 thread, {args.connections} connections")
-        totals = {name: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "p50": [], "p99": []}
-                  for name in targets}
-        per_round = args.seconds / max(1, args.rounds)
-        for _ in range(max(1, args.rounds)):
-            for name, (path, c) in targets.items():
-                cpu_before = pages.cpu_seconds(workers)
-                began = time.monotonic()
-                result = pages.run_wrk(port, path, c, per_round, args.connections)
-                total = totals[name]
-                total["seconds"] += time.monotonic() - began
-                total["cpu"] += pages.cpu_seconds(workers) - cpu_before
-                total["requests"] += result["requests"]
-                total["p50"].append(result["p50"])
-                total["p99"].append(result["p99"])
-        rps = {name: t["requests"] / t["seconds"] for name, t in totals.items()}
+        totals = common.measure(port, workers, targets, args.seconds, args.rounds,
+                                args.connections)
+        rps = {name: t["rps"] for name, t in totals.items()}
         print(f"\n{args.seconds:g} s per target in {args.rounds} interleaved rounds")
         print(f"{'target':<12}{'req/s':>8}{'/healthz':>10}{'p50 ms':>9}{'p99 ms':>9}"
               f"{'SQL':>5}{'CPU ms/req':>12}")
@@ -210,19 +169,13 @@ def main() -> None:
             ratio = rps[name] / rps["healthz"]
             mark = "" if name == "healthz" or ratio >= GOAL else "  < goal"
             print(f"{name:<12}{rps[name]:>8.1f}{ratio:>10.3f}"
-                  f"{sorted(t['p50'])[len(t['p50']) // 2]:>9.1f}{max(t['p99']):>9.1f}"
-                  f"{statements[name]:>5}{1000 * t['cpu'] / max(1, t['requests']):>12.2f}{mark}")
+                  f"{t['p50']:>9.1f}{t['p99']:>9.1f}"
+                  f"{statements[name]:>5}{t['cpu_ms']:>12.2f}{mark}")
         print(f"\ngoal: each page >= {GOAL} x /healthz on PostgreSQL")
     finally:
         if proc is not None:
             learning.stop(proc)
-        if database:
-            admin = create_engine(pages.PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
-        if not args.keep:
-            shutil.rmtree(instance, ignore_errors=True)
+        bench_db.close(keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,15 +35,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import common  # noqa: E402  (database, server, wrk runner, worker CPU time)
 import learning  # noqa: E402  (dataset loader, HTTP client, log-in, server helpers)
-import pages  # noqa: E402  (wrk runner, worker CPU time, statement probe)
 
 CHUNK = 20_000
 REASONS = ("spam", "abuse", "off_topic", "wrong", "other")
 
 
-def load_items(engine, count: int, author_ids: list[int]) -> None:
-    """``count`` messages in course 1's channel, each with its open queue item."""
+def load_items(engine, count: int, author_ids: list[int], course_id: int = 1) -> None:
+    """``count`` messages in course ``course_id``'s channel, each with its open queue item."""
     from sqlalchemy import func, insert, select
 
     from webapp.content.render import render_message
@@ -57,10 +54,10 @@ def load_items(engine, count: int, author_ids: list[int]) -> None:
     body_html = render_message(body)
     start = datetime.now(UTC) - timedelta(seconds=2 * count)
     with engine.begin() as conn:
-        channel_id = conn.execute(select(Channel.id).where(Channel.slug == "course-1")) \
-            .scalar()
+        slug = f"course-{course_id}"
+        channel_id = conn.execute(select(Channel.id).where(Channel.slug == slug)).scalar()
         if channel_id is None:
-            channel_id = conn.execute(insert(Channel).values(slug="course-1", course_id=1)
+            channel_id = conn.execute(insert(Channel).values(slug=slug, course_id=course_id)
                                       .returning(Channel.id)).scalar()
         first = (conn.execute(select(func.max(ChannelMessage.id))).scalar() or 0) + 1
         for offset in range(0, count, CHUNK):
@@ -77,7 +74,7 @@ def load_items(engine, count: int, author_ids: list[int]) -> None:
                     "created_at": at, "reply_count": 0})
                 reasons = {REASONS[i % 5], REASONS[(i * 7) % 5]}
                 items.append({
-                    "target_kind": "message", "target_id": first + i, "course_id": 1,
+                    "target_kind": "message", "target_id": first + i, "course_id": course_id,
                     "author_id": author_ids[i % len(author_ids)], "source": "flags",
                     "status": "open", "flag_count": 1 + i % 5,
                     "reasons": "," + ",".join(sorted(reasons)) + ",",
@@ -136,39 +133,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    common.require_wrk()
     if args.workers > 1 and not args.postgres:
         raise SystemExit("--workers > 1 needs Redis for shared rate limits: add --postgres")
     world = argparse.Namespace(courses=2, learners=50, progress=200, modules=1, lessons=2,
                                sections=3)
 
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import text
 
-    instance = Path(tempfile.mkdtemp(prefix="tangent-bench-moderation-"))
-    env = learning.server_env(instance)
-    env["TANGENT_JOB_WORKERS"] = "1"
-    database = None
-    if args.postgres:
-        database = f"tangent_bench_moderation_{os.getpid()}"
-        admin = create_engine(pages.PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = pages.PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-        env["REDIS_URL"] = pages.REDIS
+    bench_db = common.BenchDatabase(args.postgres, "tangent-bench-moderation-")
+    env = bench_db.env
     proc = None
     try:
-        subprocess.run([learning.tangent(), "db", "upgrade"], env=env, check=True,
-                       cwd=learning.ROOT, stdout=subprocess.DEVNULL)
-        engine = create_engine(env.get("DATABASE_URL") or f"sqlite:///{instance / 'tangent.db'}")
-        if not args.postgres:
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn, _record) -> None:
-                cursor = dbapi_conn.cursor()
-                for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=OFF"):
-                    cursor.execute(f"PRAGMA {pragma}")
-                cursor.close()
+        bench_db.migrate()
+        engine = bench_db.engine()
         started = time.monotonic()
         learning.load(engine, world, random.Random(1))
         with engine.begin() as conn:
@@ -181,13 +159,7 @@ def main() -> None:
         print(f"loaded {args.items:,} flagged messages in {time.monotonic() - started:.1f} s")
         deep = deep_cursors(env, 50)
 
-        port = learning.free_port()
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "probe_server.py"), "--port", str(port),
-             "--workers", str(args.workers), "--threads", str(args.threads)],
-            env=env, cwd=learning.ROOT, stdout=subprocess.DEVNULL,
-        )
-        learning.wait_healthy(port, proc)
+        proc, port = common.start_server(env, args.workers, args.threads)
         cookies = learning.login(port, "owner@example.org")
         cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
         targets = {"healthz": ("/healthz", None), "first": ("/moderation", cookie)}
@@ -195,27 +167,15 @@ def main() -> None:
             targets[name] = (f"/moderation?{query}", cookie)
         statements = {}
         for name, (path, c) in targets.items():
-            statements[name] = pages.probe(port, path, c)
-        workers = pages.worker_pids(proc.pid)
+            statements[name] = common.probe(port, path, c)
+        workers = common.worker_pids(proc.pid)
         print(f"server: gunicorn, {args.workers} worker(s) x {args.threads} threads, "
-              f"{'PostgreSQL + Redis' if args.postgres else 'SQLite'}; "
+              f"{bench_db.label}; "
               f"wrk: 1 thread, {args.connections} connections")
 
-        totals = {name: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "p50": [], "p99": []}
-                  for name in targets}
-        per_round = args.seconds / max(1, args.rounds)
-        for _ in range(max(1, args.rounds)):
-            for name, (path, c) in targets.items():
-                cpu_before = pages.cpu_seconds(workers)
-                began = time.monotonic()
-                result = pages.run_wrk(port, path, c, per_round, args.connections)
-                total = totals[name]
-                total["seconds"] += time.monotonic() - began
-                total["cpu"] += pages.cpu_seconds(workers) - cpu_before
-                total["requests"] += result["requests"]
-                total["p50"].append(result["p50"])
-                total["p99"].append(result["p99"])
-        rps = {name: t["requests"] / t["seconds"] for name, t in totals.items()}
+        totals = common.measure(port, workers, targets, args.seconds, args.rounds,
+                                args.connections)
+        rps = {name: t["rps"] for name, t in totals.items()}
         print(f"\n{args.seconds:g} s per target in {args.rounds} interleaved rounds, "
               f"{args.items:,} open items in the queue")
         print(f"{'target':<16}{'req/s':>8}{'/healthz':>10}{'first/it':>10}{'p50 ms':>8}"
@@ -225,19 +185,13 @@ def main() -> None:
             versus = "" if name == "healthz" else f"{rps['first'] / rps[name]:.2f}" + (
                 "!" if rps["first"] / rps[name] > 1.2 else "")
             print(f"{name:<16}{rps[name]:>8.0f}{ratio:>10.2f}{versus:>10}"
-                  f"{sorted(t['p50'])[len(t['p50']) // 2]:>8.1f}{max(t['p99']):>8.1f}"
-                  f"{statements[name]:>5}{1000 * t['cpu'] / max(1, t['requests']):>12.2f}")
+                  f"{t['p50']:>8.1f}{t['p99']:>8.1f}"
+                  f"{statements[name]:>5}{t['cpu_ms']:>12.2f}")
         print("\nfirst/it: how many times slower than the first page (goal: at most 1.2)")
     finally:
         if proc is not None:
             learning.stop(proc)
-        if database:
-            admin = create_engine(pages.PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
-        if not args.keep:
-            shutil.rmtree(instance, ignore_errors=True)
+        bench_db.close(keep=args.keep)
 
 
 if __name__ == "__main__":

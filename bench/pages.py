@@ -21,13 +21,8 @@ Only 127.0.0.1 is contacted. Absolute numbers depend on the machine; ratios are 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,75 +31,21 @@ sys.path.insert(0, str(HERE))
 
 import learning  # noqa: E402  (the dataset, the client and the log-in of bench/learning.py)
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-REDIS = "redis://127.0.0.1:6379/15"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def worker_pids(master: int) -> list[int]:
-    """gunicorn's workers: the children of the master process."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                found.append(int(entry.name))
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime, all threads
-    return total / CLK_TCK
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * _UNITS[unit]
-
-
-def run_wrk(port: int, path: str, cookie: str | None, seconds: float, connections: int) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-               f"http://127.0.0.1:{port}{path}"]
-    if cookie:
-        command[1:1] = ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
-        raise SystemExit(f"{path}: errors under load\n{out}")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    latency = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
-    if len(latency) != 2:
-        raise SystemExit(f"{path}: no latency distribution in wrk's output\n{out}")
-    return {"requests": requests, "p50": _ms(latency["50"]), "p99": _ms(latency["99"])}
-
-
-def probe(port: int, path: str, cookie: str | None) -> int:
-    """One request: must be 200; returns its statement count."""
-    client = learning.Client(port)
-    if cookie:
-        client.cookies.update(dict(part.split("=", 1) for part in cookie.split("; ")))
-    client.conn.request("GET", path, headers={"Cookie": cookie or ""})
-    response = client.conn.getresponse()
-    response.read()
-    client.close()
-    if response.status != 200:
-        raise SystemExit(f"{path}: HTTP {response.status}")
-    return int(response.getheader("X-Statements", "-1"))
+# The helpers other scripts imported from here now live in bench/common.py.
+from common import (  # noqa: E402, F401
+    PG_ADMIN,
+    REDIS,
+    BenchDatabase,
+    cookie_header,
+    cpu_seconds,
+    measure,
+    peak_rss_mb,
+    probe,
+    require_wrk,
+    run_wrk,
+    start_server,
+    worker_pids,
+)
 
 
 def main() -> None:
@@ -123,40 +64,20 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the instance folder")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    require_wrk()
     size = ((40, 1_000, 50_000) if args.quick else (200, 20_000, 1_000_000))
     args.courses, args.learners, args.progress = size
     args.modules, args.lessons, args.sections = 3, 4, 4
     if args.workers > 1 and not args.postgres:
         raise SystemExit("--workers > 1 needs Redis for shared rate limits: add --postgres")
 
-    from sqlalchemy import create_engine, event, text
+    from sqlalchemy import text
 
-    instance = Path(tempfile.mkdtemp(prefix="tangent-bench-"))
-    env = learning.server_env(instance)
-    env["TANGENT_JOB_WORKERS"] = "1"
-    database = None
-    if args.postgres:
-        database = f"tangent_bench_{os.getpid()}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        env["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-        env["REDIS_URL"] = REDIS
+    bench_db = BenchDatabase(args.postgres)
     proc = None
     try:
-        subprocess.run([learning.tangent(), "db", "upgrade"], env=env, check=True,
-                       cwd=learning.ROOT, stdout=subprocess.DEVNULL)
-        engine = create_engine(env.get("DATABASE_URL") or f"sqlite:///{instance / 'tangent.db'}")
-        if not args.postgres:
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn, _record) -> None:
-                cursor = dbapi_conn.cursor()
-                for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=OFF"):
-                    cursor.execute(f"PRAGMA {pragma}")
-                cursor.close()
+        bench_db.migrate()
+        engine = bench_db.engine()
         started = time.monotonic()
         loaded = learning.load(engine, args, random.Random(args.seed))
         if args.postgres:
@@ -167,16 +88,9 @@ def main() -> None:
         print(f"loaded in {time.monotonic() - started:.1f} s: "
               + ", ".join(f"{k} {v:,}" for k, v in loaded["counts"].items()))
 
-        port = learning.free_port()
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "probe_server.py"), "--port", str(port),
-             "--workers", str(args.workers), "--threads", str(args.threads)],
-            env=env, cwd=learning.ROOT, stdout=subprocess.DEVNULL,
-        )
-        learning.wait_healthy(port, proc)
+        proc, port = start_server(bench_db.env, args.workers, args.threads)
         email, lesson_path = loaded["sample"][0]
-        cookies = learning.login(port, email)
-        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        cookie = cookie_header(learning.login(port, email))
         course_path = lesson_path.split("/lessons/")[0]
         targets = {
             "healthz": ("/healthz", None),
@@ -200,45 +114,23 @@ def main() -> None:
                 statements[name] = probe(port, path, c)
         workers = worker_pids(proc.pid)
         print(f"server: gunicorn, {args.workers} worker(s) x {args.threads} threads, "
-              f"{'PostgreSQL + Redis' if args.postgres else 'SQLite'}; "
-              f"wrk: 1 thread, {args.connections} connections")
+              f"{bench_db.label}; wrk: 1 thread, {args.connections} connections")
         print(f"lesson page: {lesson_path}")
 
-        totals = {name: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "p50": [], "p99": []}
-                  for name in targets}
-        per_round = args.seconds / max(1, args.rounds)
-        for _ in range(max(1, args.rounds)):
-            for name, (path, c) in targets.items():
-                cpu_before = cpu_seconds(workers)
-                began = time.monotonic()
-                result = run_wrk(port, path, c, per_round, args.connections)
-                total = totals[name]
-                total["seconds"] += time.monotonic() - began
-                total["cpu"] += cpu_seconds(workers) - cpu_before
-                total["requests"] += result["requests"]
-                total["p50"].append(result["p50"])
-                total["p99"].append(result["p99"])
-        rps = {name: t["requests"] / t["seconds"] for name, t in totals.items()}
+        result = measure(port, workers, targets, args.seconds, args.rounds, args.connections)
         print(f"\n{args.seconds:g} s per target in {args.rounds} interleaved rounds")
         print(f"{'target':<17}{'req/s':>8}{'/healthz':>10}{'/static':>9}{'p50 ms':>8}"
               f"{'p99 ms':>8}{'SQL':>5}{'CPU ms/req':>12}")
-        for name, t in totals.items():
-            print(f"{name:<17}{rps[name]:>8.0f}{rps[name] / rps['healthz']:>10.2f}"
-                  f"{rps[name] / rps['static']:>9.2f}{sorted(t['p50'])[len(t['p50']) // 2]:>8.1f}"
-                  f"{max(t['p99']):>8.1f}{statements[name]:>5}"
-                  f"{1000 * t['cpu'] / max(1, t['requests']):>12.2f}")
+        for name, r in result.items():
+            print(f"{name:<17}{r['rps']:>8.0f}{r['rps'] / result['healthz']['rps']:>10.2f}"
+                  f"{r['rps'] / result['static']['rps']:>9.2f}{r['p50']:>8.1f}"
+                  f"{r['p99']:>8.1f}{statements[name]:>5}{r['cpu_ms']:>12.2f}")
         print("peak RSS per worker: "
               + ", ".join(f"{peak_rss_mb(pid):.0f} MB" for pid in workers))
     finally:
         if proc is not None:
             learning.stop(proc)
-        if database:
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
-        if not args.keep:
-            shutil.rmtree(instance, ignore_errors=True)
+        bench_db.close(keep=args.keep)
 
 
 if __name__ == "__main__":
