@@ -333,6 +333,11 @@ def test_audit_log_filters_pages_and_shows_deltas(app, signed_in, monkeypatch):
         everything = db.session.scalars(select(AuditEvent.id).order_by(
             AuditEvent.id.desc())).all()
     assert seen == everything  # no row twice, none skipped
+    with app.app_context():
+        from webapp.services.audit_log import audit_actions
+        recorded = sorted(set(db.session.scalars(select(AuditEvent.action))))
+        assert audit_actions() == recorded and "lesson.publish" in recorded
+    assert '<option value="lesson.publish"' in first
 
     def count(**q):
         body = admin.get("/admin/audit", query_string=q).get_data(as_text=True)

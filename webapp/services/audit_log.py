@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, false, func, select, text
 
 from webapp.extensions import db
 from webapp.models import AuditEvent, SecurityEvent, User
@@ -191,9 +191,18 @@ def list_audit(f: AuditFilter, *, before: int | None = None, page_size: int = 50
 
 
 def audit_actions() -> list[str]:
-    """The actions recorded so far, for the filter's list (a few dozen distinct values)."""
-    return list(db.session.scalars(select(AuditEvent.action).distinct()
-                                   .order_by(AuditEvent.action)))
+    """The actions recorded so far, for the filter's list (a few dozen distinct values).
+
+    A loose index scan: each step asks the (action, id) index for the next action after
+    the last one, so the list costs a few dozen index probes however many rows there are
+    (PostgreSQL's plain DISTINCT read the whole table: 231 ms at a million rows)."""
+    return list(db.session.scalars(text(
+        "WITH RECURSIVE seen(action) AS ("
+        " SELECT min(action) FROM audit_event"
+        " UNION ALL"
+        " SELECT (SELECT min(e.action) FROM audit_event e WHERE e.action > seen.action)"
+        " FROM seen WHERE seen.action IS NOT NULL)"
+        " SELECT action FROM seen WHERE action IS NOT NULL ORDER BY action")))
 
 
 def emails_of(ids: set[int | None]) -> dict[int, str]:
