@@ -89,35 +89,37 @@ def _plural(n: int, word: str) -> str:
 # --- the tasks (each runs outside any app context and opens its own) ------------------------
 
 
-def send_notification_digests(app: Flask, now: datetime | None = None) -> int:
-    """The daily digest emails (``notifications.send_digests``), committed; how many."""
+def _committed(app: Flask, work: Callable[[], int]) -> int:
+    """``work()`` in an app context of its own, committed; its result."""
     from webapp.extensions import db
-    from webapp.models.base import utcnow
-    from webapp.services.community import notifications
 
     with app.app_context():
         try:
-            sent = notifications.send_digests(now or utcnow(), mail_context_for(app))
+            result = work()
             db.session.commit()
         finally:
             db.session.remove()
+    return result
+
+
+def send_notification_digests(app: Flask, now: datetime | None = None) -> int:
+    """The daily digest emails (``notifications.send_digests``), committed; how many."""
+    from webapp.models.base import utcnow
+    from webapp.services.community import notifications
+
+    sent = _committed(app, lambda: notifications.send_digests(now or utcnow(),
+                                                              mail_context_for(app)))
     log.info("queued %s digest emails", sent)
     return sent
 
 
 def purge_old_notifications(app: Flask, now: datetime | None = None) -> int:
     """Delete notifications older than the rule "notification_retention_days"; how many."""
-    from webapp.extensions import db
     from webapp.models.base import utcnow
     from webapp.services.community import notifications, rules
 
-    with app.app_context():
-        try:
-            removed = notifications.purge_notifications(
-                now or utcnow(), rules.value("notification_retention_days"))
-            db.session.commit()
-        finally:
-            db.session.remove()
+    removed = _committed(app, lambda: notifications.purge_notifications(
+        now or utcnow(), rules.value("notification_retention_days")))
     log.info("purged %s old notifications", removed)
     return removed
 
@@ -125,33 +127,20 @@ def purge_old_notifications(app: Flask, now: datetime | None = None) -> int:
 def remind_events(app: Flask, now: datetime | None = None) -> int:
     """Remind people going to events that start within a day (each event once; see
     ``services.community.events.send_due_reminders``); the number of events reminded of."""
-    from webapp.extensions import db
     from webapp.models.base import utcnow
     from webapp.services.community.events import send_due_reminders
 
-    with app.app_context():
-        try:
-            sent = send_due_reminders(now or utcnow(), mail_context_for(app))
-            db.session.commit()
-        finally:
-            db.session.remove()
-    return sent
+    return _committed(app, lambda: send_due_reminders(now or utcnow(), mail_context_for(app)))
 
 
 def purge_old_security_events(app: Flask, now: datetime | None = None) -> int:
     """Delete security events older than the rule "security_event_retention_days"."""
-    from webapp.extensions import db
     from webapp.models.base import utcnow
     from webapp.services.audit import purge_security_events
     from webapp.services.community import rules
 
-    with app.app_context():
-        try:
-            removed = purge_security_events(
-                now or utcnow(), rules.value("security_event_retention_days"))
-            db.session.commit()
-        finally:
-            db.session.remove()
+    removed = _committed(app, lambda: purge_security_events(
+        now or utcnow(), rules.value("security_event_retention_days")))
     log.info("purged %s old security events", removed)
     return removed
 
