@@ -40,6 +40,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from tests import factories
 from tests.fake_openai import ReceivedRequest, Reply, chat_reply, fake_openai_server
 from tests.processes import TANGENT, free_port, process_env, wait_for, wait_until_healthy
+from tests.unit.test_worker_process import OUTLINE, QUIZ  # the same draft, answered by the fake
 from webapp.models.base import utcnow
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -56,20 +57,6 @@ LESSON_DELAY = 1.0  # a draft's lessons: long enough to kill a worker while one 
 TOKENS = (12, 34)
 # TANGENT_AI_PRICE_INPUT=1 and _OUTPUT=2 per million tokens.
 COST_PER_CALL = Decimal(TOKENS[0] * 1 + TOKENS[1] * 2) / Decimal(1_000_000)
-OUTLINE = {
-    "title": "Knots for sailors", "summary": "Tie the knots a sailor needs.",
-    "level": "beginner",
-    "modules": [
-        {"title": "Basics", "lessons": [{"title": "The reef knot", "goal": "Tie a reef knot."},
-                                        {"title": "The bowline", "goal": "Tie a bowline."}]},
-        {"title": "Hitches", "lessons": [{"title": "Clove hitch", "goal": "Tie a clove hitch."},
-                                         {"title": "Round turn", "goal": "Make a round turn."}]},
-    ],
-}
-QUIZ = {"questions": [{"kind": "single", "prompt": "Which knot joins two ropes?",
-                       "explanation": "The reef knot joins two ends.",
-                       "choices": [{"text": "Reef knot", "correct": True},
-                                   {"text": "Clove hitch", "correct": False}]}]}
 EDITOR = "ed@example.org"
 TOPIC = "Knots for sailors"
 
